@@ -1,0 +1,36 @@
+"""Settings shared by every part: where state lives, topic names, endpoints.
+
+Every environment variable privtrail reads outside the SDK is read here, once.
+The SDK's own variables live in :mod:`privtrail.sdk.settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def privtrail_home() -> Path:
+    """``$PRIVTRAIL_HOME`` (default ``~/.privtrail``): jars, data, logs and pid files."""
+    return Path(os.environ.get("PRIVTRAIL_HOME") or Path.home() / ".privtrail").expanduser()
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Kafka topic names (configurable through ``PRIVTRAIL_TOPIC_*``)."""
+
+    events: str = "privacy.events"
+    valid: str = "privacy.events.valid"
+    dlq: str = "privacy.events.dlq"
+    alerts: str = "privacy.alerts"
+
+    @classmethod
+    def from_env(cls) -> Topics:
+        env = os.environ
+        return cls(
+            events=env.get("PRIVTRAIL_TOPIC_EVENTS", cls.events),
+            valid=env.get("PRIVTRAIL_TOPIC_VALID", cls.valid),
+            dlq=env.get("PRIVTRAIL_TOPIC_DLQ", cls.dlq),
+            alerts=env.get("PRIVTRAIL_TOPIC_ALERTS", cls.alerts),
+        )
