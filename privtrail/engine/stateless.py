@@ -1,0 +1,215 @@
+"""Rules that judge one event alone, with no history.
+
+For events with a subject, :class:`~privtrail.engine.subject.SubjectEngine` calls
+:func:`event_alerts` (so each such alert is raised by the subject side only). For the
+no-subject events (``policy_published``, ``handler_*``) :func:`evaluate_stateless` is the
+one place these rules run; the Engine facade and the stream processors both call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from privtrail.alerts import Alert
+from privtrail.engine.catalog import (
+    DISCLOSURE_WITHOUT_BASIS,
+    DOWNLOAD_WITHOUT_REASON,
+    IDENTIFIABLE_STATISTICS,
+    NOTICE_PERIOD_SHORT,
+    OVER_COLLECTION,
+    UNAUTHORIZED_PROCESSOR,
+    UNDECLARED_PURPOSE,
+    UNKNOWN_TERM,
+    make_alert,
+    terms,
+)
+from privtrail.events import format_timestamp
+from privtrail.policy.models import Policy, PolicyIndex
+from privtrail.policy.terms import unknown_terms
+
+
+def event_alert(
+    policy: Policy, rule: str, event: Any, message: str, evidence: dict[str, Any]
+) -> Alert:
+    """An alert raised by ``event`` itself (not by a deadline it started)."""
+    return make_alert(
+        rule,
+        event_id=event.event_id,
+        subject_id=event.subject_id,
+        occurred_at=event.occurred_at,
+        policy_version=event.policy_version or policy.version_at(event.occurred_at),
+        actor_id=event.actor.id,
+        message=message,
+        evidence=evidence,
+    )
+
+
+def known_items(index: PolicyIndex, event: Any, unknown: list[str]) -> list[str]:
+    """The event's items the policy defines, each once, in event order."""
+    items: list[str] = event.items
+    if unknown:
+        items = [i for i in items if i in index.items]
+    return list(dict.fromkeys(items)) if len(items) > 1 else items
+
+
+def event_alerts(policy: Policy, event: Any, unknown: list[str]) -> list[Alert]:
+    """UNKNOWN_TERM and every other rule that needs only the event and the policy."""
+    out: list[Alert] = []
+    if unknown:
+        out.append(
+            event_alert(
+                policy,
+                UNKNOWN_TERM,
+                event,
+                f"{event.type} event uses terms the policy does not define: {terms(unknown)}",
+                {"terms": list(unknown)},
+            )
+        )
+    kind = event.type
+    if kind == "collected":
+        _collected(policy, event, unknown, out)
+    elif kind == "disclosed":
+        _disclosed(policy, event, unknown, out)
+    elif kind == "used" and event.operation == "download" and not event.reason:
+        out.append(
+            event_alert(
+                policy,
+                DOWNLOAD_WITHOUT_REASON,
+                event,
+                f"download of {terms(event.items)} for '{event.purpose}' without a reason",
+                {"items": list(event.items), "purpose": event.purpose, "operation": "download"},
+            )
+        )
+    elif kind == "policy_published":
+        _notice(policy, event, out)
+    return out
+
+
+def evaluate_stateless(policy: Policy, event: Any) -> list[Alert]:
+    """Alerts for a no-subject event; ``[]`` for subject events (the subject side owns them)."""
+    if event.subject_id is not None:
+        return []
+    return event_alerts(policy, event, unknown_terms(policy.index, event))
+
+
+def _collected(policy: Policy, event: Any, unknown: list[str], out: list[Alert]) -> None:
+    idx = policy.index
+    context = event.context
+    if context not in idx.contexts:
+        return  # unknown context: UNKNOWN_TERM says so; nothing to judge against
+    allowed = idx.context_items[context]
+    extra = [i for i in known_items(idx, event, unknown) if i not in allowed]
+    if extra:
+        out.append(
+            event_alert(
+                policy,
+                OVER_COLLECTION,
+                event,
+                f"collected {terms(extra)} in context '{context}', which does not list them",
+                {"items": extra, "context": context, "allowed_items": sorted(allowed)},
+            )
+        )
+    allowed_p = idx.context_purposes[context]
+    bad = [p for p in dict.fromkeys(event.purposes) if p in idx.purposes and p not in allowed_p]
+    if bad:
+        out.append(
+            event_alert(
+                policy,
+                UNDECLARED_PURPOSE,
+                event,
+                f"collection in context '{context}' declares purposes {terms(bad)}, "
+                "which the policy does not allow there",
+                {"purposes": bad, "context": context, "allowed_purposes": sorted(allowed_p)},
+            )
+        )
+
+
+def _disclosed(policy: Policy, event: Any, unknown: list[str], out: list[Alert]) -> None:
+    idx = policy.index
+    basis, recipient, purpose = event.basis, event.recipient, event.purpose
+    items = known_items(idx, event, unknown)
+    if basis == "entrustment":
+        if recipient not in idx.processors:
+            out.append(
+                event_alert(
+                    policy,
+                    UNAUTHORIZED_PROCESSOR,
+                    event,
+                    f"disclosure to '{recipient}' on basis 'entrustment', "
+                    "but it is not an entrusted processor",
+                    {"recipient": recipient, "basis": basis, "purpose": purpose,
+                     "items": items, "processor": False},
+                )
+            )
+        else:
+            bad_purpose = purpose in idx.purposes and purpose not in idx.processor_purposes[
+                recipient
+            ]
+            limit = idx.processor_items[recipient]
+            bad_items = [i for i in items if i not in limit] if limit is not None else []
+            if bad_purpose or bad_items:
+                what = []
+                if bad_purpose:
+                    what.append(f"purpose '{purpose}'")
+                if bad_items:
+                    what.append(f"items {terms(bad_items)}")
+                out.append(
+                    event_alert(
+                        policy,
+                        UNAUTHORIZED_PROCESSOR,
+                        event,
+                        f"processor '{recipient}' is not entrusted with {' and '.join(what)}",
+                        {"recipient": recipient, "basis": basis, "purpose": purpose,
+                         "items": bad_items, "processor": True,
+                         "entrusted_purposes": sorted(idx.processor_purposes[recipient]),
+                         "entrusted_items": sorted(limit) if limit is not None else None},
+                    )
+                )
+    elif basis == "legal_request" and not event.legal_reference:
+        out.append(
+            event_alert(
+                policy,
+                DISCLOSURE_WITHOUT_BASIS,
+                event,
+                f"disclosure of {terms(items)} to '{recipient}' on basis 'legal_request' "
+                "names no legal reference",
+                {"recipient": recipient, "basis": basis, "purpose": purpose, "items": items},
+            )
+        )
+    elif basis == "deidentified_statistics":
+        ident = [i for i in items if i in idx.identifiers]
+        if ident:
+            out.append(
+                event_alert(
+                    policy,
+                    IDENTIFIABLE_STATISTICS,
+                    event,
+                    f"'deidentified_statistics' disclosure to '{recipient}' includes "
+                    f"identifiers {terms(ident)}",
+                    {"recipient": recipient, "basis": basis, "purpose": purpose,
+                     "items": ident},
+                )
+            )
+
+
+def _notice(policy: Policy, event: Any, out: list[Alert]) -> None:
+    idx = policy.index
+    required = idx.notice_significant if event.significant else idx.notice_minimum
+    earliest = required.add_to(event.announced_at)
+    if event.effective_at < earliest:
+        gap = event.effective_at - event.announced_at
+        out.append(
+            event_alert(
+                policy,
+                NOTICE_PERIOD_SHORT,
+                event,
+                f"policy version '{event.policy_version}' takes effect "
+                f"{gap.total_seconds() / 86400:g} days after its announcement; "
+                f"{'a significant change' if event.significant else 'a change'} needs {required}",
+                {"announced_at": format_timestamp(event.announced_at),
+                 "effective_at": format_timestamp(event.effective_at),
+                 "significant": bool(event.significant), "required_notice": str(required),
+                 "notice_days": round(gap.total_seconds() / 86400, 3),
+                 "earliest_effective_at": format_timestamp(earliest)},
+            )
+        )

@@ -1,0 +1,283 @@
+"""Subject-side rules: everything judged against one data subject's history.
+
+:class:`SubjectEngine` is stateless itself; the caller owns one :class:`SubjectState`
+per subject (a dict in the Engine facade, a Faust table in the stream processors) and
+feeds it that subject's events in ``occurred_at`` order. For subject events this side
+also raises the single-event rules (UNKNOWN_TERM, DOWNLOAD_WITHOUT_REASON, ...), so each
+alert has exactly one producer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from privtrail.alerts import Alert
+from privtrail.engine import deadlines
+from privtrail.engine.catalog import (
+    ACCESS_UNVERIFIED,
+    ANALYTICS,
+    ARCHIVE_MISUSE,
+    DISCLOSURE_WITHOUT_BASIS,
+    MARKETING,
+    MARKETING_WITHOUT_CONSENT,
+    NOT_COLLECTED,
+    OPTED_OUT_COLLECTION,
+    PURPOSE_VIOLATION,
+    RULES,
+    USE_AFTER_DESTRUCTION,
+    USE_AFTER_WITHDRAWAL,
+    USE_DURING_CORRECTION,
+    terms,
+)
+from privtrail.engine.state import Correction, SubjectState
+from privtrail.engine.stateless import event_alert, event_alerts, known_items
+from privtrail.policy.models import Policy
+from privtrail.policy.terms import unknown_terms
+
+_ORDER = {rule: i for i, rule in enumerate(RULES)}
+
+
+def _by_rule(alert: Alert) -> int:
+    return _ORDER[alert.rule]
+
+
+class SubjectEngine:
+    """Evaluates subject-side rules and applies events to a :class:`SubjectState`."""
+
+    __slots__ = ("policy", "_index", "_handlers")
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._index = policy.index
+        self._handlers: dict[str, Callable[[SubjectState, Any, list[str], list[Alert]], None]]
+        self._handlers = {
+            "collected": self._collected,
+            "used": self._use,
+            "disclosed": self._use,
+            "consent_given": self._consent_given,
+            "consent_withdrawn": self._consent_withdrawn,
+            "correction_requested": self._correction_requested,
+            "corrected": self._corrected,
+            "recipient_notified": self._recipient_notified,
+            "access_requested": self._access_requested,
+            "identity_verified": self._identity_verified,
+            "access_fulfilled": self._access_fulfilled,
+            "withdrawal_requested": self._withdrawal_requested,
+            "archived": self._archived,
+            "destroyed": self._destroyed,
+        }
+
+    def new_state(self, subject_id: str) -> SubjectState:
+        return SubjectState(subject_id=subject_id)
+
+    def due(self, state: SubjectState, now: datetime) -> list[Alert]:
+        """Deadline alerts of this subject missed by ``now``; each fires once."""
+        return deadlines.due(self.policy, state, now)
+
+    def process(self, state: SubjectState, event: Any) -> list[Alert]:
+        """Fire what fell due before the event, judge the event, then apply it to ``state``."""
+        out = deadlines.due(self.policy, state, event.occurred_at)
+        handler = self._handlers.get(event.type)
+        if handler is None:
+            return out  # a no-subject type: not ours (see evaluate_stateless)
+        unknown = unknown_terms(self._index, event)
+        alerts = event_alerts(self.policy, event, unknown)
+        handler(state, event, unknown, alerts)
+        if len(alerts) > 1:
+            alerts.sort(key=_by_rule)
+        out.extend(alerts)
+        return out
+
+    # -- collection and consent ----------------------------------------------------------
+
+    def _collected(self, state: SubjectState, event: Any, unknown: list[str],
+                   out: list[Alert]) -> None:
+        idx = self._index
+        if event.context == ANALYTICS and ANALYTICS in state.opted_out:
+            out.append(event_alert(
+                self.policy, OPTED_OUT_COLLECTION, event,
+                "collection in context 'analytics' after the subject withdrew "
+                "'analytics' consent", {"context": ANALYTICS, "items": list(event.items)}))
+        items = known_items(idx, event, unknown)
+        purposes = {p for p in event.purposes if p in idx.purposes}
+        for item in items:
+            declared = state.purposes.get(item)
+            if declared is None or item in state.destroyed:
+                # Held again: the new copy carries only the purposes declared now.
+                state.purposes[item] = set(purposes)
+                state.destroyed.discard(item)
+            else:
+                declared |= purposes
+            state.archived.discard(item)
+        deadlines.start_retention(state, self.policy, event, items)
+
+    def _consent_given(self, state: SubjectState, event: Any, unknown: list[str],
+                       out: list[Alert]) -> None:
+        if not unknown:
+            state.consents.add(event.scope)
+            state.opted_out.discard(event.scope)
+
+    def _consent_withdrawn(self, state: SubjectState, event: Any, unknown: list[str],
+                           out: list[Alert]) -> None:
+        if not unknown:
+            state.consents.discard(event.scope)
+            state.opted_out.add(event.scope)
+
+    # -- use and disclosure --------------------------------------------------------------
+
+    def _use(self, state: SubjectState, event: Any, unknown: list[str],
+             out: list[Alert]) -> None:
+        idx = self._index
+        policy = self.policy
+        items = known_items(idx, event, unknown)
+        purpose = event.purpose
+        known_purpose = purpose in idx.purposes
+        exempt = purpose in idx.exempt_purposes
+        declared = state.purposes
+        verb = "use" if event.type == "used" else f"disclosure to '{event.recipient}'"
+
+        missing = [i for i in items if i not in declared]
+        if missing:
+            out.append(event_alert(
+                policy, NOT_COLLECTED, event,
+                f"{verb} of {terms(missing)}, never collected for this subject",
+                {"items": missing, "purpose": purpose}))
+        if known_purpose and not exempt:
+            bad = [i for i in items if i in declared and purpose not in declared[i]]
+            if bad:
+                out.append(event_alert(
+                    policy, PURPOSE_VIOLATION, event,
+                    f"{verb} of {terms(bad)} for '{purpose}', not declared when collected",
+                    {"items": bad, "purpose": purpose,
+                     "declared_purposes": {i: sorted(declared[i]) for i in bad}}))
+        if purpose == MARKETING and MARKETING not in state.consents:
+            out.append(event_alert(
+                policy, MARKETING_WITHOUT_CONSENT, event,
+                f"{verb} of {terms(items)} for 'marketing' without an active marketing consent",
+                {"items": items, "purpose": purpose}))
+        if event.type == "disclosed":
+            self._disclosure(state, event, items, out)
+        if state.corrections:
+            request_id = getattr(event, "request_id", None)
+            open_ids = sorted(
+                rid for rid, corr in state.corrections.items()
+                if rid != request_id and any(i in corr.items for i in items)
+            )
+            if open_ids:
+                under = sorted({i for rid in open_ids for i in state.corrections[rid].items
+                                if i in items})
+                out.append(event_alert(
+                    policy, USE_DURING_CORRECTION, event,
+                    f"{verb} of {terms(under)} while correction {terms(open_ids)} is open",
+                    {"items": under, "purpose": purpose, "request_ids": open_ids}))
+        if state.destroyed:
+            gone = [i for i in items if i in state.destroyed]
+            if gone:
+                out.append(event_alert(
+                    policy, USE_AFTER_DESTRUCTION, event,
+                    f"{verb} of {terms(gone)} after they were destroyed",
+                    {"items": gone, "purpose": purpose}))
+        if state.archived and not exempt:
+            arch = [i for i in items if i in state.archived]
+            if arch:
+                out.append(event_alert(
+                    policy, ARCHIVE_MISUSE, event,
+                    f"{verb} of archived {terms(arch)} for '{purpose}'",
+                    {"items": arch, "purpose": purpose}))
+        if state.withdrawal_event is not None and not exempt:
+            out.append(event_alert(
+                policy, USE_AFTER_WITHDRAWAL, event,
+                f"{verb} of {terms(items)} for '{purpose}' after the subject withdrew",
+                {"items": items, "purpose": purpose,
+                 "withdrawal_event_id": state.withdrawal_event}))
+
+    def _disclosure(self, state: SubjectState, event: Any, items: list[str],
+                    out: list[Alert]) -> None:
+        recipient = event.recipient
+        if (event.basis == "consent" and recipient not in self._index.processors
+                and self._index.third_party_prefix + recipient not in state.consents):
+            out.append(event_alert(
+                self.policy, DISCLOSURE_WITHOUT_BASIS, event,
+                f"disclosure of {terms(items)} to third party '{recipient}' on basis "
+                f"'consent' without an active '{self._index.third_party_prefix}{recipient}' "
+                "consent",
+                {"recipient": recipient, "basis": "consent", "purpose": event.purpose,
+                 "items": items}))
+        got = state.recipients.get(recipient)
+        if got is None:
+            state.recipients[recipient] = set(items)
+        else:
+            got.update(items)
+
+    # -- rights: correction, access, withdrawal ------------------------------------------
+
+    def _correction_requested(self, state: SubjectState, event: Any, unknown: list[str],
+                              out: list[Alert]) -> None:
+        items = tuple(known_items(self._index, event, unknown))
+        state.corrections[event.request_id] = Correction(event_id=event.event_id, items=items)
+        deadlines.close(state, "correction", event.request_id)  # a re-request restarts it
+        deadlines.start(state, "correction", self.policy, event,
+                        self._index.correction_deadline, request_id=event.request_id)
+
+    def _corrected(self, state: SubjectState, event: Any, unknown: list[str],
+                   out: list[Alert]) -> None:
+        rid = event.request_id
+        corr = state.corrections.pop(rid, None)
+        deadlines.close(state, "correction", rid)
+        if corr is None:
+            return  # no open request under that id: nothing to propagate
+        for recipient, got in sorted(state.recipients.items()):
+            overlap = [i for i in corr.items if i in got]
+            if overlap:
+                deadline = deadlines.start(
+                    state, "notify", self.policy, event, self._index.notify_deadline,
+                    request_id=rid, recipient=recipient)
+                deadline.items = dict.fromkeys(overlap, deadline.due_at)
+
+    def _recipient_notified(self, state: SubjectState, event: Any, unknown: list[str],
+                            out: list[Alert]) -> None:
+        deadlines.close(state, "notify", event.request_id, event.recipient)
+
+    def _access_requested(self, state: SubjectState, event: Any, unknown: list[str],
+                          out: list[Alert]) -> None:
+        deadlines.close(state, "access", event.request_id)
+        deadlines.start(state, "access", self.policy, event, self._index.access_deadline,
+                        request_id=event.request_id)
+
+    def _identity_verified(self, state: SubjectState, event: Any, unknown: list[str],
+                           out: list[Alert]) -> None:
+        state.verified.add(event.request_id)
+
+    def _access_fulfilled(self, state: SubjectState, event: Any, unknown: list[str],
+                          out: list[Alert]) -> None:
+        rid = event.request_id
+        if rid not in state.verified:
+            out.append(event_alert(
+                self.policy, ACCESS_UNVERIFIED, event,
+                f"access request '{rid}' fulfilled without verifying the requester's identity",
+                {"request_id": rid}))
+        deadlines.close(state, "access", rid)
+
+    def _withdrawal_requested(self, state: SubjectState, event: Any, unknown: list[str],
+                              out: list[Alert]) -> None:
+        if state.withdrawal_event is None:
+            state.withdrawal_event = event.event_id
+        deadlines.start(state, "withdrawal", self.policy, event, self._index.destruction_grace)
+
+    # -- archive and destruction ---------------------------------------------------------
+
+    def _archived(self, state: SubjectState, event: Any, unknown: list[str],
+                  out: list[Alert]) -> None:
+        state.archived.update(i for i in known_items(self._index, event, unknown)
+                              if state.held(i))
+
+    def _destroyed(self, state: SubjectState, event: Any, unknown: list[str],
+                   out: list[Alert]) -> None:
+        items = known_items(self._index, event, unknown)
+        for item in items:
+            if item in state.purposes:
+                state.destroyed.add(item)
+            state.archived.discard(item)
+        deadlines.destroy_items(state, items)

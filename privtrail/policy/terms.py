@@ -1,0 +1,57 @@
+"""Which terms of an event the policy does not define (the UNKNOWN_TERM rule's input).
+
+Kept apart from the models because the engine calls it on every event: it reads only the
+precomputed frozensets of :class:`~privtrail.policy.models.PolicyIndex`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from privtrail.policy.models import PolicyIndex
+
+
+def _scope_known(index: PolicyIndex, scope: str) -> bool:
+    prefix = index.third_party_prefix
+    return scope in index.scopes or (scope.startswith(prefix) and len(scope) > len(prefix))
+
+
+def unknown_terms(index: PolicyIndex, event: Any) -> list[str]:
+    """``["items:foo", "purpose:bar"]``: unknown terms as ``field:term``, in field order."""
+    kind = event.type
+    out: list[str] = []
+    if kind in ("used", "disclosed", "collected", "correction_requested", "archived",
+                "destroyed"):
+        known = index.items
+        for item in event.items:
+            if item not in known:
+                out.append(f"items:{item}")
+    if kind == "collected":
+        if event.context not in index.contexts:
+            out.append(f"context:{event.context}")
+        if event.method not in index.methods:
+            out.append(f"method:{event.method}")
+        for purpose in event.purposes:
+            if purpose not in index.purposes:
+                out.append(f"purposes:{purpose}")
+    elif kind == "used":
+        if event.purpose not in index.purposes:
+            out.append(f"purpose:{event.purpose}")
+        if event.operation not in index.operations:
+            out.append(f"operation:{event.operation}")
+    elif kind == "disclosed":
+        if event.purpose not in index.purposes:
+            out.append(f"purpose:{event.purpose}")
+        if event.basis not in index.bases:
+            out.append(f"basis:{event.basis}")
+    elif kind in ("consent_given", "consent_withdrawn"):
+        if not _scope_known(index, event.scope):
+            out.append(f"scope:{event.scope}")
+    elif kind == "access_requested":
+        if event.channel not in index.channels:
+            out.append(f"channel:{event.channel}")
+    elif kind == "destroyed" and event.method not in index.destruction_methods:
+        out.append(f"method:{event.method}")
+    # A term repeated in one event is reported once.
+    return list(dict.fromkeys(out)) if len(out) > 1 else out

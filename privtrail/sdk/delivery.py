@@ -1,0 +1,411 @@
+"""Delivery: the in-memory queue, the sender thread, and the spool replay.
+
+The caller's thread only appends ``(key, value)`` to a bounded deque (:meth:`Delivery.submit`).
+One sender thread hands records to the kafka-python producer and settles acknowledgements.
+Two modes keep per-key order:
+
+* ``direct``: events go through the deque to the producer;
+* ``spooling``: the broker is lost, the deque is full, or a previous run left a spool. New
+  events are appended to the spool (by the caller, under the same lock that orders the
+  mode switch), and the sender replays the spool in order. When replay has caught up with the
+  writer and every replayed record is acknowledged, the spool is emptied and the mode goes
+  back to direct.
+
+A segment is deleted only after every record of it was acknowledged. A record that fails in
+flight is appended to the spool again (at-least-once; ``event_id`` makes repeats harmless).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from privtrail.sdk.errors import ClientClosedError, SpoolFullError
+from privtrail.sdk.metrics import SdkMetrics
+from privtrail.sdk.producer import BrokerState
+from privtrail.sdk.spool import MAGIC, Spool
+
+log = logging.getLogger("privtrail.sdk")
+
+_DIRECT_BATCH = 2_000  # records handed to the producer per loop turn
+_REPLAY_BATCH = 1_000
+_RETRY_BACKOFF = 1.0
+
+
+class ProducerLike(Protocol):
+    """The part of ``kafka.KafkaProducer`` the SDK uses."""
+
+    def send(self, topic: str, value: bytes | None = ..., key: bytes | None = ...) -> Any: ...
+    def flush(self, timeout: float | None = ...) -> None: ...
+    def close(self, timeout: float | None = ...) -> None: ...
+
+
+@dataclass(slots=True)
+class _Replay:
+    """Replay progress through the spool, for one generation of attempts."""
+
+    generation: int = 0
+    seq: int | None = None
+    offset: int = len(MAGIC)
+    outstanding: dict[int, int] = field(default_factory=dict)  # segment -> unacked sends
+    fully_read: set[int] = field(default_factory=set)
+    failed: bool = False
+    retry_at: float = 0.0
+
+    def total_outstanding(self) -> int:
+        return sum(self.outstanding.values())
+
+
+class Delivery:
+    """Queue + sender thread + spool replay for one topic. Thread-safe ``submit``."""
+
+    def __init__(
+        self,
+        *,
+        producer_factory: Callable[[], ProducerLike],
+        topic: str,
+        spool: Spool,
+        metrics: SdkMetrics,
+        queue_size: int,
+        broker_timeout: float,
+        replay_window: int = 5_000,
+    ) -> None:
+        self._factory = producer_factory
+        self._topic = topic
+        self._spool = spool
+        self._metrics = metrics
+        self._queue_size = queue_size
+        self._max_inflight = max(queue_size, 1_000)
+        self._replay_window = replay_window
+        self._lock = threading.Lock()
+        self._deque: deque[tuple[bytes | None, bytes]] = deque()
+        self._spooling = False
+        self._closing = False
+        self._stopped = threading.Event()
+        self._wake = threading.Event()
+        self._done: queue.SimpleQueue[tuple[int, int, int, Exception | None]] = (
+            queue.SimpleQueue()
+        )
+        self._direct: dict[int, tuple[bytes | None, bytes]] = {}
+        self._token = 0
+        self._replay = _Replay()
+        self._producer: ProducerLike | None = None
+        self._next_connect = 0.0
+        self.broker = BrokerState(broker_timeout, on_change=self._broker_changed)
+        self._thread = threading.Thread(target=self._run, name="privtrail-sdk-sender", daemon=True)
+
+    # -- caller side ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._spool.open()
+        self._metrics.spool_bytes.set(self._spool.size_bytes)
+        if not self._spool.is_empty():
+            self._spooling = True  # a previous run's events go first
+        self._thread.start()
+
+    def submit(self, key: bytes | None, value: bytes) -> bool:
+        """Queue one encoded event; returns False when it went to the spool instead.
+
+        Raises :class:`SpoolFullError` (nothing recorded) or :class:`ClientClosedError`.
+        """
+        with self._lock:
+            if self._closing:
+                raise ClientClosedError("the audit client is closed")
+            if not self._spooling:
+                if len(self._deque) < self._queue_size:
+                    self._deque.append((key, value))
+                    if not self._wake.is_set():
+                        self._wake.set()
+                    return True
+                self._spooling = True
+                log.warning("privtrail in-memory queue full (%d); spooling", self._queue_size)
+            self._append_spool(key, value)
+        return False
+
+    def _append_spool(self, key: bytes | None, value: bytes) -> None:
+        try:
+            self._spool.append(key, value)
+        except SpoolFullError:
+            self._metrics.spool_full.inc()
+            raise
+        self._metrics.spooled.inc()
+        self._metrics.spool_bytes.set(self._spool.size_bytes)
+
+    @property
+    def spooling(self) -> bool:
+        return self._spooling
+
+    def pending(self) -> int:
+        """Events not yet acknowledged that this process still holds in memory."""
+        return len(self._deque) + len(self._direct)
+
+    def flush(self, timeout: float | None = None, *, stop_when_lost: bool = False) -> bool:
+        """Wait until everything submitted so far is acknowledged; False on timeout.
+
+        With ``stop_when_lost`` it also returns (False) as soon as the broker is lost and the
+        queue is empty: everything is then in the spool, and waiting longer buys nothing.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self._deque and not self._direct and not self._spooling:
+                return True
+            if self._stopped.is_set():
+                return False
+            if stop_when_lost and not self.broker.up and not self._deque:
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.005)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop accepting events, deliver or spool what is held, release the spool.
+
+        Returns True when nothing was left behind in the spool.
+        """
+        with self._lock:
+            already = self._closing
+            self._closing = True
+        if already:
+            self._thread.join()
+            return self._spool.is_empty()
+        delivered = self.flush(timeout, stop_when_lost=True)
+        self._stopped.set()
+        self._wake.set()
+        self._thread.join()
+        return delivered
+
+    # -- sender thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stopped.is_set():
+                if not self._turn():
+                    self._wake.wait(0.02)
+                    self._wake.clear()
+        except Exception:  # the sender must never die silently; events stay spooled
+            log.exception("privtrail sender thread failed; events remain in the spool")
+        finally:
+            self._shutdown()
+
+    def _turn(self) -> bool:
+        """One loop turn; True when it made progress (loop again without sleeping)."""
+        progressed = self._settle()
+        if self._producer is None and not self._connect():
+            self._divert()
+            return progressed
+        if self._deque:
+            if self.broker.up:
+                progressed |= self._send_direct()
+            else:
+                self._divert()
+                progressed = True
+        elif self._spooling:
+            progressed |= self._replay_step()
+        if self.broker.stalled(len(self._direct) + self._replay.total_outstanding()):
+            self._divert()
+        self._spool.sync_if_due()
+        self._metrics.queue_depth.set(len(self._deque))
+        return progressed
+
+    def _connect(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_connect:
+            return False
+        try:
+            self._producer = self._factory()
+        except Exception as exc:  # kafka-python raises a variety; all mean "not now"
+            self._next_connect = now + _RETRY_BACKOFF
+            self.broker.lost(f"cannot create producer: {exc}")
+            return False
+        return True
+
+    def _send(self, key: bytes | None, value: bytes, kind: int, token: int, tag: int) -> bool:
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            future = producer.send(self._topic, value=value, key=key)
+        except Exception as exc:  # KafkaTimeoutError (no metadata / full buffer) and kin
+            self.broker.lost(f"send failed: {type(exc).__name__}")
+            return False
+        done = self._done
+        future.add_callback(lambda _m: done.put((kind, token, tag, None)))
+        future.add_errback(lambda e: done.put((kind, token, tag, e)))
+        return True
+
+    def _send_direct(self) -> bool:
+        sent = 0
+        while self._deque and sent < _DIRECT_BATCH and len(self._direct) < self._max_inflight:
+            key, value = self._deque.popleft()
+            self._token += 1
+            self.broker.sending(len(self._direct))
+            self._direct[self._token] = (key, value)
+            if not self._send(key, value, 0, self._token, 0):
+                del self._direct[self._token]
+                self._deque.appendleft((key, value))
+                self._divert()
+                return True
+            sent += 1
+        return sent > 0
+
+    def _divert(self) -> None:
+        """Broker lost: switch to spooling and move the queue, in order, into the spool."""
+        with self._lock:
+            if not self._spooling:
+                self._spooling = True
+            while self._deque:
+                key, value = self._deque[0]
+                try:
+                    self._append_spool(key, value)
+                except SpoolFullError:
+                    # keep the rest in memory; callers get SpoolFullError meanwhile
+                    log.error("privtrail spool full while the broker is lost")
+                    break
+                self._deque.popleft()
+
+    def _settle(self) -> bool:
+        """Process acknowledgements and failures reported by the producer's thread."""
+        n = 0
+        while True:
+            try:
+                kind, token, tag, exc = self._done.get_nowait()
+            except queue.Empty:
+                return n > 0
+            n += 1
+            if kind == 0:
+                self._settle_direct(token, exc)
+            else:
+                self._settle_replay(token, tag, exc)
+
+    def _settle_direct(self, token: int, exc: Exception | None) -> None:
+        record = self._direct.pop(token, None)
+        if exc is None:
+            self.broker.acked()
+            self._metrics.sent.inc()
+            return
+        self._metrics.failed.inc()
+        self.broker.lost(f"delivery failed: {type(exc).__name__}")
+        if record is not None:
+            self._respool(record)
+
+    def _respool(self, record: tuple[bytes | None, bytes]) -> None:
+        with self._lock:
+            self._spooling = True
+            try:
+                self._append_spool(*record)
+            except SpoolFullError:
+                # the one way an accepted event can be lost: said loudly, counted in failed
+                log.error("privtrail LOST one event: delivery failed and the spool is full")
+
+    def _settle_replay(self, generation: int, seq: int, exc: Exception | None) -> None:
+        rp = self._replay
+        if exc is None:
+            self.broker.acked()
+            self._metrics.replayed.inc()
+        else:
+            self._metrics.failed.inc()
+            self.broker.lost(f"replay failed: {type(exc).__name__}")
+        if generation != rp.generation:
+            return
+        rp.outstanding[seq] -= 1
+        if exc is not None:
+            rp.failed = True
+        self._maybe_delete(seq)
+
+    def _maybe_delete(self, seq: int) -> None:
+        rp = self._replay
+        if rp.failed or rp.outstanding.get(seq, 0) or seq not in rp.fully_read:
+            return
+        self._spool.delete(seq)
+        rp.outstanding.pop(seq, None)
+        rp.fully_read.discard(seq)
+        self._metrics.spool_bytes.set(self._spool.size_bytes)
+
+    def _replay_step(self) -> bool:
+        rp = self._replay
+        if rp.failed:
+            if rp.total_outstanding():
+                return False
+            # start over from the oldest segment: acked records are re-sent (at least once)
+            self._replay = _Replay(generation=rp.generation + 1, retry_at=time.monotonic() + 1)
+            return False
+        if time.monotonic() < rp.retry_at:
+            return False
+        window = self._replay_window if self.broker.up else 1  # one probe while lost
+        budget = window - rp.total_outstanding()
+        if budget <= 0:
+            return False
+        segments = self._spool.segments()
+        if not segments:
+            return self._back_to_direct()
+        if rp.seq is None or rp.seq not in segments:
+            rp.seq = next((s for s in segments if s not in rp.fully_read), None)
+            rp.offset = len(MAGIC)
+            if rp.seq is None:
+                return self._back_to_direct()
+        records = self._spool.read(rp.seq, rp.offset, min(budget, _REPLAY_BATCH))
+        if not records:
+            later = [s for s in segments if s > rp.seq]
+            if later and self._spool.is_sealed(rp.seq):
+                rp.fully_read.add(rp.seq)
+                self._maybe_delete(rp.seq)
+                rp.seq, rp.offset = later[0], len(MAGIC)
+                return True
+            return self._back_to_direct()
+        for rec in records:
+            self.broker.sending(rp.total_outstanding())
+            if not self._send(rec.key, rec.value, 1, rp.generation, rec.segment):
+                rp.failed = True
+                return False
+            rp.outstanding[rec.segment] = rp.outstanding.get(rec.segment, 0) + 1
+            rp.offset = rec.end
+        return True
+
+    def _back_to_direct(self) -> bool:
+        """At the spool's end: once all is acknowledged, empty it and go direct again."""
+        rp = self._replay
+        if rp.total_outstanding() or rp.failed or self._deque or not self.broker.up:
+            return False
+        with self._lock:
+            segments = self._spool.segments()
+            if segments and (rp.seq != segments[-1] or rp.offset < self._spool.committed(rp.seq)):
+                return True  # the writer appended meanwhile: keep replaying
+            self._spool.seal()
+            for seq in segments:
+                self._spool.delete(seq)
+            self._spooling = False
+            self._replay = _Replay(generation=rp.generation + 1)
+        self._metrics.spool_bytes.set(self._spool.size_bytes)
+        log.info("privtrail spool replayed; sending directly again")
+        return True
+
+    def _broker_changed(self, up: bool) -> None:
+        self._metrics.broker_up.set(1 if up else 0)
+        self._wake.set()
+
+    def _shutdown(self) -> None:
+        """Flush what the producer holds; spool whatever is still not acknowledged."""
+        producer = self._producer
+        if producer is not None:
+            try:
+                producer.flush(timeout=1.0 if not self.broker.up else 5.0)
+            except Exception:  # a timeout here just means "not acknowledged": spooled below
+                log.debug("producer flush at close did not finish", exc_info=True)
+            try:
+                producer.close(timeout=0)
+            except Exception:
+                log.debug("producer close failed", exc_info=True)
+        self._settle()
+        with self._lock:
+            leftovers = list(self._direct.values()) + list(self._deque)
+            self._direct.clear()
+            self._deque.clear()
+        for record in leftovers:
+            self._respool(record)
+        self._metrics.queue_depth.set(0)
+        self._spool.close()

@@ -1,0 +1,89 @@
+"""The kafka-python producer as the SDK uses it, and the broker's state as the SDK sees it.
+
+kafka-python retries inside the producer and only reports failure after
+``delivery_timeout_ms``; the SDK needs to know much sooner that the broker is gone, so it
+tracks progress instead: while sends are outstanding and no acknowledgement arrived for
+``broker_timeout`` seconds, the broker counts as lost. Any acknowledgement brings it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kafka import KafkaProducer
+
+log = logging.getLogger("privtrail.sdk")
+
+# Settings the SDK's guarantees depend on; producer_config cannot weaken them.
+FIXED: dict[str, Any] = {"acks": "all", "enable_idempotence": True}
+
+DEFAULTS: dict[str, Any] = {
+    "linger_ms": 5,
+    "batch_size": 64 * 1024,
+    # send() blocks the sender thread at most this long (missing metadata, full buffer);
+    # the event then goes to the spool instead of waiting a minute.
+    "max_block_ms": 1_000,
+    "reconnect_backoff_ms": 100,
+    "reconnect_backoff_max_ms": 1_000,
+    "max_in_flight_requests_per_connection": 5,  # the idempotent producer's maximum
+    "client_id": "privtrail-sdk",
+}
+
+Callback = Callable[[Exception | None], None]
+
+
+def build_producer(bootstrap: str, config: Mapping[str, Any] | None = None) -> KafkaProducer:
+    """A ``KafkaProducer`` with the SDK's defaults, ``config`` on top, then :data:`FIXED`."""
+    merged: dict[str, Any] = {**DEFAULTS, **dict(config or {}), **FIXED}
+    merged["bootstrap_servers"] = [s.strip() for s in bootstrap.split(",") if s.strip()]
+    return KafkaProducer(**merged)
+
+
+class BrokerState:
+    """Up/down with one log line and a gauge update per change, judged by progress."""
+
+    def __init__(self, timeout: float, on_change: Callable[[bool], None] | None = None) -> None:
+        self.timeout = timeout
+        self.up = True
+        self._on_change = on_change
+        self._progress = time.monotonic()
+        self._idle = True
+        self._lock = threading.Lock()
+
+    def sending(self, outstanding_before: int) -> None:
+        """Note a send; a send after an idle spell restarts the progress clock."""
+        if outstanding_before == 0:
+            self._progress = time.monotonic()
+
+    def acked(self) -> None:
+        self._progress = time.monotonic()
+        if not self.up:
+            self._set(True, "acknowledgements arrive again")
+
+    def stalled(self, outstanding: int) -> bool:
+        """True (and marks the broker lost) when sends wait longer than the timeout."""
+        if outstanding and time.monotonic() - self._progress > self.timeout:
+            if self.up:
+                self._set(False, f"no acknowledgement for {self.timeout:.1f}s")
+            return True
+        return False
+
+    def lost(self, reason: str) -> None:
+        if self.up:
+            self._set(False, reason)
+
+    def _set(self, up: bool, reason: str) -> None:
+        with self._lock:
+            if self.up == up:
+                return
+            self.up = up
+        if up:
+            log.info("privtrail broker back (%s); replaying the spool", reason)
+        else:
+            log.warning("privtrail broker lost (%s); events go to the spool", reason)
+        if self._on_change is not None:
+            self._on_change(up)

@@ -1,0 +1,240 @@
+"""Apache Kafka as a local process: one KRaft node (broker and controller) on 127.0.0.1.
+
+Layout under ``$PRIVTRAIL_HOME``: ``kafka/server.properties`` and ``kafka/log4j2.xml``
+(rendered on every start, so a port change takes effect), ``kafka/data`` (the log dirs,
+formatted once), ``logs/kafka.log`` (broker log) and ``logs/kafka.out`` (JVM stdout),
+``run/kafka.pid``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from privtrail.errors import StackError
+from privtrail.stack import kafka_jars, settings
+from privtrail.stack.ports import HOST, port_answers, require_free
+from privtrail.stack.process import ManagedProcess, PidFile
+
+START_TIMEOUT = 120.0  # a cold JVM on a busy 2-core machine can take a while
+STOP_TIMEOUT = 60.0
+_JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConfig:
+    """What the broker's ``server.properties`` is rendered from."""
+
+    port: int
+    controller_port: int
+    data_dir: Path
+    num_partitions: int = 4
+    internal_partitions: int = 10  # __consumer_offsets / __transaction_state: 50 is slow here
+
+    def render(self) -> str:
+        template = resources.files("privtrail.stack").joinpath("kafka-server.properties")
+        return Template(template.read_text()).substitute(
+            host=HOST,
+            kafka_port=self.port,
+            controller_port=self.controller_port,
+            data_dir=self.data_dir,
+            num_partitions=self.num_partitions,
+            internal_partitions=self.internal_partitions,
+        )
+
+
+def render_log4j2(log_file: Path) -> str:
+    template = resources.files("privtrail.stack").joinpath("kafka-log4j2.xml").read_text()
+    return Template(template).substitute(log_file=log_file)
+
+
+def find_java(env: Mapping[str, str] | None = None) -> str:
+    """Path of a Java 17+ ``java``; :class:`StackError` saying what to install otherwise."""
+    java = settings.java_executable(env) or shutil.which("java")
+    if java is None:
+        raise StackError(
+            "Java is not installed (no 'java' on PATH and no JAVA_HOME); install Java 17+ "
+            "(e.g. apt-get install openjdk-17-jre-headless) to run the local Kafka broker"
+        )
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = _JAVA_VERSION.search(result.stderr + result.stdout)
+    if match is None:
+        raise StackError(f"cannot tell the version of {java}; Kafka needs Java 17+")
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # "1.8.0" style
+        major = int(match.group(2))
+    if major < 17:
+        raise StackError(f"{java} is Java {major}; Kafka {settings.KAFKA_VERSION} needs Java 17+")
+    return java
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
+    """True when the broker at ``bootstrap`` answers a Kafka metadata request."""
+    host, _, port = bootstrap.rpartition(":")
+    if not port_answers(int(port), host or HOST, timeout=min(timeout, 1.0)):
+        return False
+    from kafka import KafkaAdminClient  # kafka-python: imported late, it is slow to import
+
+    # kafka-python logs every refused connection at WARNING while the broker boots.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    ms = int(timeout * 1000)
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="privtrail-stack-probe",
+            request_timeout_ms=ms,
+            bootstrap_timeout_ms=ms,
+        )
+    except Exception:  # any failure to bootstrap means "not answering yet"
+        return False
+    try:
+        admin.list_topics()  # a MetadataRequest for all topics
+        return True
+    except Exception:
+        return False
+    finally:
+        admin.close()
+
+
+class KafkaServer:
+    """Start, stop and probe the local broker. Data stays on disk across stop/start."""
+
+    def __init__(self, *, home: Path, cache: Path, port: int, controller_port: int) -> None:
+        self.home = home
+        self.cache = cache
+        self.port = port
+        self.controller_port = controller_port
+        self.config_dir = home / "kafka"
+        self.data_dir = self.config_dir / "data"
+        self.config_path = self.config_dir / "server.properties"
+        self.log_file = home / "logs" / "kafka.log"
+        self.out_file = home / "logs" / "kafka.out"
+        # The config path is unique to this home: it proves a pid is our broker.
+        self.process = ManagedProcess(
+            "Kafka", PidFile(home / "run" / "kafka.pid", marker=str(self.config_path))
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def config(self) -> KafkaConfig:
+        return KafkaConfig(
+            port=self.port, controller_port=self.controller_port, data_dir=self.data_dir
+        )
+
+    def pid(self) -> int | None:
+        return self.process.pid()
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def is_ready(self, timeout: float = 3.0) -> bool:
+        return self.is_running() and metadata_answers(self.bootstrap, timeout)
+
+    def start(self, *, wait: bool = True, timeout: float = START_TIMEOUT) -> None:
+        """Start the broker unless ours already runs; with ``wait``, return once it answers."""
+        if self.pid() is None:
+            self._launch()
+        if wait:
+            self.wait_ready(timeout)
+
+    def _launch(self) -> None:
+        require_free({"kafka": self.port, "kafka_controller": self.controller_port}, "Kafka")
+        java = find_java()
+        kafka_jars.ensure_jars(self.cache, log=self.home / "logs" / "maven.log")
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.config().render())
+        log4j = self.config_dir / "log4j2.xml"
+        log4j.write_text(render_log4j2(self.log_file))
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        if not (self.data_dir / "meta.properties").exists():
+            self._format(java)
+        argv = [
+            java,
+            *settings.kafka_heap_opts(),
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            f"-Dkafka.logs.dir={self.log_file.parent}",
+            "-cp",
+            kafka_jars.classpath(self.cache),
+            kafka_jars.BROKER_MAIN,
+            str(self.config_path),
+        ]
+        self.process.spawn(argv, cwd=self.config_dir, log_path=self.out_file, env=os.environ)
+
+    def _format(self, java: str) -> None:
+        """Format the KRaft storage once; ``meta.properties`` marks it done."""
+        argv = [
+            java,
+            "-Xmx256m",
+            f"-Dlog4j2.configurationFile={self.config_dir / 'log4j2.xml'}",
+            "-cp",
+            kafka_jars.classpath(self.cache),
+            kafka_jars.STORAGE_TOOL,
+            "format",
+            "--ignore-formatted",
+            "-t",
+            new_cluster_id(),
+            "-c",
+            str(self.config_path),
+        ]
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip().splitlines()
+            last = output[-1] if output else "no output"
+            raise StackError(f"formatting Kafka storage in {self.data_dir} failed: {last}")
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            pid = self.pid()
+            if pid is None:
+                raise StackError(
+                    f"Kafka exited while starting; see {self.log_file} and {self.out_file}"
+                    f"{_last_line(self.out_file)}"
+                )
+            remaining = deadline - time.monotonic()
+            if metadata_answers(self.bootstrap, timeout=max(1.0, min(5.0, remaining))):
+                return
+            if time.monotonic() >= deadline:
+                raise StackError(
+                    f"Kafka did not answer a metadata request on {self.bootstrap} within "
+                    f"{timeout:.0f} s; see {self.log_file}"
+                )
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Controlled shutdown (SIGTERM); False when it was not running."""
+        return self.process.stop(timeout)
+
+    def kill(self) -> bool:
+        """SIGKILL, as in a crash; the next start recovers the logs."""
+        return self.process.kill()
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f" (last line: {lines[-1].strip()[:300]})" if lines else ""

@@ -1,0 +1,158 @@
+"""Avro single-object encoding of events and alerts (the bytes on Kafka).
+
+Layout, from the Avro spec::
+
+    offset 0      2                    10
+           +------+--------------------+---------------------------+
+           | C3 01| CRC-64-AVRO (8 B,  | Avro binary body, written |
+           |magic | little-endian)     | with that schema          |
+           +------+--------------------+---------------------------+
+
+Writers always use the latest released schema. Readers look the fingerprint up among every
+released version (:class:`SchemaRegistry`) and read with schema resolution into their latest
+version, so a producer and a consumer one release apart still understand each other.
+
+All schema work (loading, parsing, fingerprinting) happens once, at import.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+from struct import error as StructError
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from privtrail.alerts import Alert
+from privtrail.errors import ContractError, WireError
+from privtrail.events import Event
+from privtrail.wire.records import (
+    alert_to_record,
+    event_to_record,
+    record_to_alert,
+    record_to_event,
+)
+from privtrail.wire.registry import SchemaRegistry, SchemaVersion
+
+MAGIC = b"\xc3\x01"
+HEADER_SIZE = 10
+"""Magic (2 bytes) + fingerprint (8 bytes)."""
+
+REGISTRY = SchemaRegistry.bundled()
+"""Every released schema version shipped with this package."""
+EVENT_VERSION: SchemaVersion = REGISTRY.latest("event")
+ALERT_VERSION: SchemaVersion = REGISTRY.latest("alert")
+EVENT_SCHEMA: Any = EVENT_VERSION.schema
+"""The current event schema as JSON (``schemas/event.v<latest>.avsc``). Do not mutate."""
+ALERT_SCHEMA: Any = ALERT_VERSION.schema
+"""The current alert schema as JSON (``schemas/alert.v<latest>.avsc``). Do not mutate."""
+
+# What fastavro may raise on a body that does not match its schema: short reads, a union
+# index or enum index out of range, invalid UTF-8, a timestamp out of datetime's range.
+_BODY_ERRORS = (
+    EOFError,
+    IndexError,
+    KeyError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    StructError,
+    MemoryError,
+)
+
+
+def frame(fingerprint: bytes, body: bytes) -> bytes:
+    """Prefix an Avro body with the single-object header."""
+    return MAGIC + fingerprint + body
+
+
+def _write(version: SchemaVersion, record: dict[str, Any]) -> bytes:
+    out = BytesIO()
+    out.write(MAGIC)
+    out.write(version.fingerprint)
+    try:
+        schemaless_writer(out, version.parsed, record)
+    except (TypeError, ValueError, OverflowError, StructError) as exc:
+        # Only reachable with a hand-made value of the wrong type (an int as a rule name).
+        raise ContractError("", f"does not fit {version.label}: {exc}") from exc
+    return out.getvalue()
+
+
+def read_record(
+    data: bytes, name: str, reader: SchemaVersion, registry: SchemaRegistry = REGISTRY
+) -> dict[str, Any]:
+    """Decode one single-object message of schema ``name`` into ``reader``'s record form.
+
+    :class:`WireError` for a short buffer, bad magic, an unknown fingerprint, a body that
+    does not decode, or bytes left over after the body.
+    """
+    if len(data) < HEADER_SIZE:
+        raise WireError(
+            f"truncated message: {len(data)} bytes, the single-object header alone is {HEADER_SIZE}"
+        )
+    if data[:2] != MAGIC:
+        raise WireError(
+            f"bad magic {bytes(data[:2]).hex()}: not Avro single-object encoding (want c301)"
+        )
+    writer = registry.resolve(bytes(data[2:HEADER_SIZE]), name)
+    buf = BytesIO(data)
+    buf.seek(HEADER_SIZE)
+    try:
+        record = schemaless_reader(
+            buf,
+            writer.parsed,
+            # Same version: no resolution to do, and fastavro skips its schema comparison.
+            None if writer is reader else reader.parsed,
+            return_record_name=True,
+        )
+    except _BODY_ERRORS as exc:
+        raise WireError(
+            f"corrupt {writer.label} body ({type(exc).__name__}: {exc or 'short read'})"
+        ) from exc
+    left = len(data) - buf.tell()
+    if left:
+        raise WireError(f"{left} trailing bytes after the {writer.label} body")
+    if not isinstance(record, dict):
+        raise WireError(f"{writer.label} body did not decode to a record")
+    return record
+
+
+def encode_event(event: Event) -> bytes:
+    """Single-object bytes of a typed event, written with the latest event schema."""
+    return _write(EVENT_VERSION, event_to_record(event))
+
+
+def decode_event(data: bytes) -> Event:
+    """A typed event from single-object bytes written with any released event schema.
+
+    :class:`WireError` when the bytes cannot be read; :class:`ContractError` when they can
+    but the event breaks the contract (a personal value, a missing subject, ...).
+    """
+    return record_to_event(read_record(data, "event", EVENT_VERSION))
+
+
+def encode_alert(alert: Alert) -> bytes:
+    """Single-object bytes of an alert, written with the latest alert schema."""
+    return _write(ALERT_VERSION, alert_to_record(alert))
+
+
+def decode_alert(data: bytes) -> Alert:
+    """An alert from single-object bytes written with any released alert schema."""
+    return record_to_alert(read_record(data, "alert", ALERT_VERSION))
+
+
+__all__ = [
+    "ALERT_SCHEMA",
+    "ALERT_VERSION",
+    "EVENT_SCHEMA",
+    "EVENT_VERSION",
+    "HEADER_SIZE",
+    "MAGIC",
+    "REGISTRY",
+    "decode_alert",
+    "decode_event",
+    "encode_alert",
+    "encode_event",
+    "frame",
+    "read_record",
+]

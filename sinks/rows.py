@@ -1,0 +1,250 @@
+"""Events and alerts as ClickHouse rows: the one mapping from the contract to typed columns.
+
+:data:`EVENT_FIELDS` says where each typed column of ``privtrail.events`` comes from in the
+event's JSON form. The sink uses it to build rows, and ``privtrail verify`` uses it to check on
+the server that the typed columns still agree with ``event_json`` (see
+:func:`columns_check_sql`), so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from privtrail.alerts import Alert
+from privtrail.events import BaseEvent, canonical_json
+
+Kind = Literal["str", "array", "ts", "nullable_ts", "nullable_bool"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    column: str
+    path: tuple[str, ...]
+    kind: Kind = "str"
+
+
+EVENT_FIELDS: tuple[FieldMap, ...] = (
+    FieldMap("event_id", ("event_id",)),
+    FieldMap("type", ("type",)),
+    FieldMap("occurred_at", ("occurred_at",), "ts"),
+    FieldMap("service", ("source", "service")),
+    FieldMap("instance", ("source", "instance")),
+    FieldMap("actor_kind", ("actor", "kind")),
+    FieldMap("actor_id", ("actor", "id")),
+    FieldMap("actor_role", ("actor", "role")),
+    FieldMap("actor_ip", ("actor", "ip")),
+    FieldMap("subject_id", ("subject_id",)),
+    FieldMap("subject_key_id", ("subject_key_id",)),
+    FieldMap("policy_version", ("policy_version",)),
+    FieldMap("items", ("items",), "array"),
+    FieldMap("purposes", ("purposes",), "array"),
+    FieldMap("purpose", ("purpose",)),
+    FieldMap("context", ("context",)),
+    FieldMap("method", ("method",)),
+    FieldMap("operation", ("operation",)),
+    FieldMap("recipient", ("recipient",)),
+    FieldMap("basis", ("basis",)),
+    FieldMap("legal_reference", ("legal_reference",)),
+    FieldMap("scope", ("scope",)),
+    FieldMap("request_id", ("request_id",)),
+    FieldMap("channel", ("channel",)),
+    FieldMap("verified_as", ("verified_as",)),
+    FieldMap("reason", ("reason",)),
+    FieldMap("handler_id", ("handler_id",)),
+    FieldMap("role", ("role",)),
+    FieldMap("significant", ("significant",), "nullable_bool"),
+    FieldMap("announced_at", ("announced_at",), "nullable_ts"),
+    FieldMap("effective_at", ("effective_at",), "nullable_ts"),
+)
+
+LOG_COLUMNS = (
+    "log_topic",
+    "log_partition",
+    "leaf_index",
+    "leaf_hash",
+    "kafka_offset",
+    "ingested_at",
+)
+EVENT_COLUMNS: tuple[str, ...] = (
+    *(f.column for f in EVENT_FIELDS),
+    "event_json",
+    *LOG_COLUMNS,
+)
+
+ALERT_COLUMNS: tuple[str, ...] = (
+    "alert_id", "rule", "severity", "event_id", "subject_id", "actor_id", "occurred_at",
+    "policy_version", "message", "evidence_json", "raised_at",
+    "kafka_topic", "kafka_partition", "kafka_offset", "ingested_at",
+)  # fmt: skip
+
+
+def _get(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = doc
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 timestamp of the JSON form (``...Z``) as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def typed_values(doc: dict[str, Any]) -> list[Any]:
+    """The typed column values of one event's JSON form, in :data:`EVENT_FIELDS` order.
+
+    Absent optional fields become '' / [] / None (the contract never allows '' itself).
+    """
+    out: list[Any] = []
+    for f in EVENT_FIELDS:
+        value = _get(doc, f.path)
+        if f.kind == "str":
+            out.append("" if value is None else str(value))
+        elif f.kind == "array":
+            out.append(list(value) if value else [])
+        elif f.kind == "ts":
+            out.append(parse_timestamp(value))
+        elif f.kind == "nullable_ts":
+            out.append(None if value is None else parse_timestamp(value))
+        else:
+            out.append(None if value is None else bool(value))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One event ready to insert: its canonical bytes and typed values, before log coordinates."""
+
+    event_id: str
+    canonical: bytes
+    values: list[Any]
+
+
+def event_row(event: BaseEvent) -> EventRow:
+    """Build the typed values and canonical bytes of one event from a single JSON dump."""
+    doc = event.to_json()
+    canonical = canonical_json(doc)
+    return EventRow(event.event_id, canonical, typed_values(doc))
+
+
+def event_row_from_json(doc: dict[str, Any]) -> EventRow:
+    """Same as :func:`event_row` for an event already in its (validated) JSON form."""
+    return EventRow(str(doc["event_id"]), canonical_json(doc), typed_values(doc))
+
+
+def full_event_row(
+    row: EventRow,
+    *,
+    topic: str,
+    partition: int,
+    leaf_index: int,
+    leaf_hash: bytes,
+    offset: int,
+    ingested_at: datetime,
+) -> list[Any]:
+    """All :data:`EVENT_COLUMNS` values of one row."""
+    return [
+        *row.values,
+        row.canonical.decode(),
+        topic,
+        partition,
+        leaf_index,
+        leaf_hash,
+        offset,
+        ingested_at,
+    ]
+
+
+def alert_row(
+    alert: Alert,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    raised_at: datetime,
+    ingested_at: datetime,
+) -> list[Any]:
+    """All :data:`ALERT_COLUMNS` values of one alert."""
+    return [
+        alert.alert_id,
+        alert.rule,
+        alert.severity,
+        alert.event_id,
+        alert.subject_id or "",
+        alert.actor_id or "",
+        alert.occurred_at.astimezone(UTC),
+        alert.policy_version,
+        alert.message,
+        json.dumps(alert.evidence, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        raised_at,
+        topic,
+        partition,
+        offset,
+        ingested_at,
+    ]
+
+
+# -- the server-side consistency check used by `privtrail verify` --------------------------
+
+
+def _tuple_type(fields: Sequence[FieldMap], depth: int = 0) -> str:
+    """The ``Tuple(...)`` type JSONExtract needs to pull every mapped field in one parse."""
+    groups: dict[str, list[FieldMap]] = {}
+    for f in fields:
+        groups.setdefault(f.path[depth], []).append(f)
+    parts = []
+    for key, members in groups.items():
+        if len(members[0].path) > depth + 1:
+            parts.append(f"{key} {_tuple_type(members, depth + 1)}")
+        elif members[0].kind == "array":
+            parts.append(f"{key} Array(String)")
+        elif members[0].kind == "nullable_bool":
+            parts.append(f"{key} Nullable(Bool)")
+        else:
+            parts.append(f"{key} String")
+    return "Tuple(" + ", ".join(parts) + ")"
+
+
+def _element(path: tuple[str, ...], root: str = "j") -> str:
+    expr = root
+    for key in path:
+        expr = f"tupleElement({expr}, '{key}')"
+    return expr
+
+
+def _agrees(f: FieldMap) -> str:
+    x = _element(f.path)
+    c = f.column
+    if f.kind == "str":
+        return f"toString({c}) = {x}"
+    if f.kind == "array":
+        return f"CAST({c}, 'Array(String)') = {x}"
+    if f.kind == "ts":
+        return f"ifNull({c} = parseDateTime64BestEffortOrNull({x}, 6, 'UTC'), 0)"
+    if f.kind == "nullable_ts":
+        return (
+            f"if({x} = '', {c} IS NULL, "
+            f"ifNull({c} = parseDateTime64BestEffortOrNull({x}, 6, 'UTC'), 0))"
+        )
+    return f"ifNull(toString({c}), '-') = ifNull(toString({x}), '-')"
+
+
+def columns_check_sql() -> str:
+    """SQL select items ending in a UInt64 ``column_mask``: bit ``i`` is set when column
+    ``EVENT_FIELDS[i]`` disagrees with ``event_json``; zero means the typed columns say exactly
+    what the JSON says. The JSON is parsed once per row (into the alias ``j``)."""
+    bits = " + ".join(
+        f"toUInt64(NOT ({_agrees(f)})) * {1 << i}" for i, f in enumerate(EVENT_FIELDS)
+    )
+    return f"JSONExtract(event_json, '{_tuple_type(EVENT_FIELDS)}') AS j, ({bits}) AS column_mask"
+
+
+def columns_from_mask(mask: int) -> list[str]:
+    """The column names whose bits are set in a :func:`columns_check_sql` result."""
+    return [f.column for i, f in enumerate(EVENT_FIELDS) if mask >> i & 1]

@@ -1,0 +1,350 @@
+"""The sink: Kafka (valid events, alerts) -> ClickHouse, exactly once in effect.
+
+One loop, no threads:
+
+1. On assignment a partition is *unloaded*: it stays paused until its state (Merkle tree,
+   last stored offset) has been read back from ClickHouse; then the consumer seeks past what
+   ClickHouse already holds, so records stored before a crash are not appended twice.
+2. Records become rows; each event gets the next leaf index of its partition's tree.
+3. A batch (size or age) is inserted with a deduplication token naming its offset range;
+   offsets are committed only after ClickHouse acknowledged every insert.
+4. Any ClickHouse failure pauses every partition and retries the same batches, unchanged,
+   with exponential backoff; consumption resumes once they are in. Nothing is dropped.
+5. After a flush, at least every ``checkpoint_interval`` and at shutdown, each grown tree
+   gets a signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from privtrail.sinks.batching import Batch, Batcher
+from privtrail.sinks.checkpointer import Checkpointer
+from privtrail.sinks.metrics import SinkMetrics
+from privtrail.sinks.rows import alert_row, event_row, full_event_row
+from privtrail.sinks.settings import SinkSettings
+from privtrail.sinks.store import HistoryStore
+
+from privtrail.errors import PrivtrailError
+from privtrail.tlog import MerkleTree, NoteSigner, leaf_hash
+from privtrail.wire import decode_alert, decode_event
+
+log = logging.getLogger(__name__)
+
+# ClickHouse errors worth waiting out (server busy or restarting); anything else is a bug or
+# a misconfiguration and stops the sink rather than retrying forever.
+_RETRYABLE_CODES = {159, 164, 202, 209, 210, 241, 242, 252, 425}
+_LAG_EVERY = 5.0
+
+
+class SinkError(PrivtrailError):
+    """The sink cannot continue (undecodable record, non-retryable ClickHouse error)."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+    if isinstance(exc, OperationalError | ConnectionError | TimeoutError | OSError):
+        return True
+    if isinstance(exc, DatabaseError):
+        code = getattr(exc, "code", None)
+        return code is None or code in _RETRYABLE_CODES
+    return False
+
+
+class _Partition:
+    """What the sink knows about one assigned partition."""
+
+    __slots__ = ("landed", "last_offset", "loaded", "tree")
+
+    def __init__(self) -> None:
+        self.loaded = False
+        self.tree: MerkleTree | None = None  # events partitions only
+        self.last_offset: int | None = None  # last offset stored in ClickHouse or buffered
+        self.landed = 0  # next offset not yet acknowledged by ClickHouse (for the lag metric)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.sink._revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.sink._assigned(list(assigned))
+
+
+class Sink:
+    """Run with :meth:`run`; stop by setting the ``stop`` event it was given."""
+
+    def __init__(
+        self,
+        settings: SinkSettings,
+        store: HistoryStore,
+        signer: NoteSigner,
+        metrics: SinkMetrics | None = None,
+        consumer: KafkaConsumer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics or SinkMetrics()
+        self.topics = (settings.topics.valid, settings.topics.alerts)
+        self.consumer = consumer or KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=min(settings.batch_max_rows, 20_000),
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            client_id=f"{settings.group_id}-{os.getpid()}",
+        )
+        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds)
+        self.checkpointer = Checkpointer(
+            store, signer, settings.origin, settings.checkpoint_interval
+        )
+        self._parts: dict[TopicPartition, _Partition] = {}
+        self._pending: list[Batch] = []  # drained from the batcher, not yet acknowledged
+        self._outage_until = 0.0
+        self._down = False
+        self._commits: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._backoff = settings.backoff_initial
+        self._inserts = 0
+        self._crash_after = self._parse_crash_point(settings.crash_point)
+        self._next_lag = 0.0
+
+    @staticmethod
+    def _parse_crash_point(spec: str) -> int | None:
+        if not spec:
+            return None
+        name, _, count = spec.partition(":")
+        if name != "after_insert" or not count.isdigit():
+            raise SinkError(f"PRIVTRAIL_SINK_CRASH_POINT must be after_insert:N, got {spec!r}")
+        return int(count)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.consumer.subscribe(list(self.topics), listener=_Listener(self))
+        try:
+            while not stop.is_set():
+                self.step()
+            self.shutdown()
+        finally:
+            self.consumer.close(autocommit=False)
+
+    def step(self) -> None:
+        """One turn: retry/insert what is pending, poll, buffer, flush and checkpoint if due."""
+        now = time.monotonic()
+        if self._outage_until > now:
+            self.consumer.poll(timeout_ms=int(min(self._outage_until - now, 0.5) * 1000))
+            return
+        if not self._try(self._settle):
+            return
+        timeout = max(0.0, min(self.settings.batch_max_seconds, 0.2))
+        records = self.consumer.poll(timeout_ms=int(timeout * 1000))
+        for tp, messages in records.items():
+            self._ingest(tp, messages)
+        if self.batcher.due():
+            self._pending.extend(self.batcher.drain())
+            self._try(self._settle)
+        if self.checkpointer.due():
+            self._pending.extend(self.batcher.drain())
+            if self._try(self._settle):
+                self._try(self._checkpoint)
+        if now >= self._next_lag:
+            self._next_lag = now + _LAG_EVERY
+            self._update_lag()
+
+    def shutdown(self) -> None:
+        """Flush and checkpoint once more; whatever fails stays uncommitted (re-read later)."""
+        self._pending.extend(self.batcher.drain())
+        if self._try(self._settle):
+            self._try(self._checkpoint)
+
+    # -- outage handling ----------------------------------------------------------------
+
+    def _try(self, action: Any) -> bool:
+        """Run ``action``; on a retryable ClickHouse failure pause and schedule a retry."""
+        try:
+            action()
+        except Exception as exc:
+            if not _retryable(exc):
+                raise
+            self._down = True
+            self.metrics.clickhouse_up.set(0)
+            self.metrics.insert_failures.inc()
+            log.warning("ClickHouse unavailable (%s); pausing, retry in %.1fs",
+                        type(exc).__name__, self._backoff)  # fmt: skip
+            self.consumer.pause(*self._parts)
+            self._outage_until = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, self.settings.backoff_max)
+            return False
+        if self._down:  # recovered: resume consumption
+            log.info("ClickHouse is back; resuming")
+            self._down = False
+            self.consumer.resume(*[tp for tp, p in self._parts.items() if p.loaded])
+        self.metrics.clickhouse_up.set(1)
+        self._backoff = self.settings.backoff_initial
+        return True
+
+    def _settle(self) -> None:
+        """Load unloaded partitions, then insert pending batches and commit their offsets."""
+        for tp, part in self._parts.items():
+            if not part.loaded:
+                self._load(tp, part)
+        while self._pending:
+            batch = self._pending[0]
+            tp = TopicPartition(batch.topic, batch.partition)
+            owner = self._parts.get(tp)
+            if owner is not None:  # a revoked partition's rows are the new owner's to write
+                self._insert(batch)
+                self._commits[tp] = OffsetAndMetadata(batch.last_offset + 1, "", -1)
+                owner.landed = batch.last_offset + 1
+            self._pending.pop(0)
+        if not self._commits:
+            return
+        if self._crash_after is not None and self._inserts >= self._crash_after:
+            # Test harness only: die between the acknowledged insert and the offset commit.
+            os.kill(os.getpid(), signal.SIGKILL)
+        commits, self._commits = self._commits, {}
+        try:
+            self.consumer.commit(commits)
+        except KafkaError as exc:
+            # Harmless for correctness: on reassignment the next owner starts after what
+            # ClickHouse holds, whatever the committed offset says.
+            log.warning("offset commit failed (%s); ClickHouse state decides on restart", exc)
+
+    def _insert(self, batch: Batch) -> None:
+        started = time.perf_counter()
+        if batch.topic == self.settings.topics.valid:
+            self.store.insert_events(batch.rows, batch.token)
+            table = "events"
+        else:
+            self.store.insert_alerts(batch.rows, batch.token)
+            table = "alerts"
+        self.metrics.insert_seconds.observe(time.perf_counter() - started)
+        self.metrics.rows.labels(table).inc(len(batch.rows))
+        self._inserts += 1
+
+    def _checkpoint(self) -> None:
+        trees = {
+            (tp.topic, tp.partition): p.tree
+            for tp, p in self._parts.items()
+            if p.loaded and p.tree is not None
+        }
+        self.metrics.checkpoints.inc(len(self.checkpointer.write(trees)))
+
+    # -- partitions ---------------------------------------------------------------------
+
+    def _assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:
+            self._parts[tp] = _Partition()
+        if assigned:
+            self.consumer.pause(*assigned)  # until _load has read their state
+
+    def _revoked(self, revoked: list[TopicPartition]) -> None:
+        # Try to land what we hold for them; if ClickHouse is down, the new owner re-reads.
+        self._pending.extend(self.batcher.drain())
+        self._try(self._settle)
+        self._try(self._checkpoint)
+        for tp in revoked:
+            self._parts.pop(tp, None)
+            self.batcher.drop(tp.topic, tp.partition)
+            self.checkpointer.forget((tp.topic, tp.partition))
+        self._pending = [
+            b for b in self._pending if TopicPartition(b.topic, b.partition) not in revoked
+        ]
+
+    def _load(self, tp: TopicPartition, part: _Partition) -> None:
+        if tp.topic == self.settings.topics.valid:
+            state = self.store.partition_log(tp.topic, tp.partition)
+            part.tree, part.last_offset = state.tree, state.last_offset
+            self.checkpointer.known(
+                (tp.topic, tp.partition), self.store.latest_checkpoint_size(tp.topic, tp.partition)
+            )
+            self.metrics.tree_size.labels(tp.topic, str(tp.partition)).set(state.tree.size)
+        else:
+            part.last_offset = self.store.last_alert_offset(tp.topic, tp.partition)
+        if part.last_offset is not None:
+            # Start after what ClickHouse holds, even if the commit for it never happened.
+            committed = self.consumer.committed(tp)
+            if committed is None or committed <= part.last_offset:
+                self.consumer.seek(tp, part.last_offset + 1)
+        part.landed = 0 if part.last_offset is None else part.last_offset + 1
+        part.loaded = True
+        self.consumer.resume(tp)
+
+    # -- records -> rows ----------------------------------------------------------------
+
+    def _ingest(self, tp: TopicPartition, messages: list[Any]) -> None:
+        part = self._parts.get(tp)
+        if part is None or not part.loaded:
+            return  # fetched just before a revoke/pause; it will be fetched again
+        now = datetime.now(UTC)
+        is_event = tp.topic == self.settings.topics.valid
+        for msg in messages:
+            if part.last_offset is not None and msg.offset <= part.last_offset:
+                self.metrics.skipped.inc()
+                continue
+            try:
+                if is_event:
+                    row = self._event_row(tp, part, msg, now)
+                else:
+                    alert = decode_alert(msg.value)
+                    raised = datetime.fromtimestamp(msg.timestamp / 1000, UTC)
+                    row = alert_row(
+                        alert, topic=tp.topic, partition=tp.partition, offset=msg.offset,
+                        raised_at=raised, ingested_at=now,
+                    )  # fmt: skip
+            except PrivtrailError as exc:
+                # The valid topic carries validated events only: a record that does not decode
+                # is an upstream bug. Stop loudly rather than leave a silent hole in the log.
+                raise SinkError(
+                    f"{tp.topic}[{tp.partition}] offset {msg.offset} does not decode: {exc}"
+                ) from exc
+            self.batcher.add(tp.topic, tp.partition, msg.offset, row)
+            part.last_offset = msg.offset
+
+    def _event_row(
+        self, tp: TopicPartition, part: _Partition, msg: Any, now: datetime
+    ) -> list[Any]:
+        tree = part.tree
+        if tree is None:
+            raise SinkError(f"{tp.topic}[{tp.partition}] has no Merkle tree loaded")
+        row = event_row(decode_event(msg.value))
+        digest = leaf_hash(row.canonical)
+        index = tree.append(digest)
+        topic: str = tp.topic
+        partition: int = tp.partition
+        offset: int = msg.offset
+        values: list[Any] = full_event_row(
+            row, topic=topic, partition=partition, leaf_index=index,
+            leaf_hash=digest, offset=offset, ingested_at=now,
+        )  # fmt: skip
+        return values
+
+    def _update_lag(self) -> None:
+        owned = [tp for tp, p in self._parts.items() if p.loaded]
+        if not owned:
+            return
+        try:
+            ends = self.consumer.end_offsets(owned)
+        except Exception:  # lag is best effort; never let it stop ingestion
+            log.debug("end_offsets failed", exc_info=True)
+            return
+        for tp in owned:
+            landed = self._parts[tp].landed
+            lag = max(0, ends.get(tp, landed) - landed)
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
