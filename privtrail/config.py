@@ -16,7 +16,7 @@ def privtrail_home() -> Path:
     return Path(os.environ.get("PRIVTRAIL_HOME") or Path.home() / ".privtrail").expanduser()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Topics:
     """Kafka topic names (configurable through ``PRIVTRAIL_TOPIC_*``)."""
 
@@ -27,10 +27,10 @@ class Topics:
 
     @classmethod
     def from_env(cls) -> Topics:
-        env = os.environ
+        env, default = os.environ, cls()
         return cls(
-            events=env.get("PRIVTRAIL_TOPIC_EVENTS", cls.events),
-            valid=env.get("PRIVTRAIL_TOPIC_VALID", cls.valid),
-            dlq=env.get("PRIVTRAIL_TOPIC_DLQ", cls.dlq),
-            alerts=env.get("PRIVTRAIL_TOPIC_ALERTS", cls.alerts),
+            events=env.get("PRIVTRAIL_TOPIC_EVENTS", default.events),
+            valid=env.get("PRIVTRAIL_TOPIC_VALID", default.valid),
+            dlq=env.get("PRIVTRAIL_TOPIC_DLQ", default.dlq),
+            alerts=env.get("PRIVTRAIL_TOPIC_ALERTS", default.alerts),
         )

@@ -256,7 +256,7 @@ class HandlerRevoked(BaseEvent):
 class PolicyPublished(BaseEvent):
     HAS_SUBJECT: ClassVar[bool] = False
     type: Literal["policy_published"] = "policy_published"
-    policy_version: Text  # type: ignore[assignment]  # required here, optional elsewhere
+    policy_version: Text  # required here, optional elsewhere
     announced_at: Timestamp
     effective_at: Timestamp
     significant: bool

@@ -12,7 +12,8 @@
 -- Param correction_days: UInt32 [policy] -- days allowed to complete a correction
 -- Param notify_days: UInt32 [policy] -- days allowed to notify earlier recipients
 -- Param grace_days: UInt32 [policy] -- days allowed to destroy once destruction is due
--- Param retention_months: Map(String, UInt32) [policy] -- retention period per record item
+-- Param retention_items: Array(String) [policy] -- record items that have a retention period
+-- Param retention_months: Array(UInt32) [policy] -- their periods in months, in the same order
 --
 -- A clock starts at the request, at the correction (notify), at the withdrawal, or at the
 -- collection (retention; listed only once the retention period has run out). Retention
@@ -20,6 +21,8 @@
 -- policy does.
 WITH
     {as_of:DateTime64(6, 'UTC')} AS t,
+    (item) -> {retention_months:Array(UInt32)}[indexOf({retention_items:Array(String)}, item)]
+        AS months_of,
     requests AS
     (
         SELECT
@@ -91,15 +94,14 @@ WITH
             HAVING withdrawn_at >= {from:DateTime64(6, 'UTC')}
                 AND withdrawn_at < {to:DateTime64(6, 'UTC')}
         ) AS w ON w.subject_id = h.subject_id
-        WHERE NOT mapContains({retention_months:Map(String, UInt32)}, h.item)
+        WHERE NOT has({retention_items:Array(String)}, h.item)
 
         UNION ALL
         SELECT 'destroy_after_retention', subject_id, item, '', collected_at,
-            addMonths(collected_at, {retention_months:Map(String, UInt32)}[item])
-                + toIntervalDay({grace_days:UInt32})
+            addMonths(collected_at, months_of(item)) + toIntervalDay({grace_days:UInt32})
         FROM held
-        WHERE mapContains({retention_months:Map(String, UInt32)}, item)
-            AND addMonths(collected_at, {retention_months:Map(String, UInt32)}[item]) <= t
+        WHERE has({retention_items:Array(String)}, item)
+            AND addMonths(collected_at, months_of(item)) <= t
             AND collected_at >= {from:DateTime64(6, 'UTC')}
             AND collected_at < {to:DateTime64(6, 'UTC')}
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +50,7 @@ ENV: dict[str, str] = {
 }
 
 _TRUE = {"1", "true", "yes", "on"}
+DEFAULT_TOPIC = Topics().events
 
 
 def default_spool_dir(service: str, instance: str | None) -> Path:
@@ -66,7 +68,7 @@ class SdkSettings(BaseModel):
     bootstrap: str = Field(description="Kafka bootstrap servers, comma-separated host:port")
     service: str = Field(min_length=1, description="Logical name of the emitting service")
     instance: str | None = Field(default=None, description="Host, pod or process id")
-    topic: str = Field(default=Topics.events, description="Topic the events go to")
+    topic: str = Field(default=DEFAULT_TOPIC, description="Topic the events go to")
     policy_path: Path | None = Field(
         default=None, description="Policy file for vocabulary checks (default: bundled)"
     )
@@ -114,7 +116,7 @@ class SdkSettings(BaseModel):
                 continue
             data[field] = value.strip().lower() in _TRUE if field == "dev_mode" else value
         if "topic" not in data:
-            data["topic"] = Topics.from_env().events if env is None else Topics.events
+            data["topic"] = Topics.from_env().events if env is None else DEFAULT_TOPIC
         data.update({k: v for k, v in overrides.items() if v is not None})
         for required in ("bootstrap", "service"):
             if required not in data:
@@ -159,3 +161,36 @@ class SdkSettings(BaseModel):
         if self.sasl_password is not None:
             out["sasl_plain_password"] = self.sasl_password.get_secret_value()
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOptions:
+    """Queue, broker-loss and spool tuning (defaults suit most services)."""
+
+    queue_size: int = 100_000
+    broker_timeout: float = 5.0
+    spool_max_bytes: int = 1 << 30
+    spool_segment_bytes: int = 16 << 20
+    spool_fsync: FsyncPolicy = "interval"
+    spool_fsync_interval: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.queue_size < 1:
+            raise SdkConfigError("queue_size", "must be at least 1")
+        if self.broker_timeout <= 0:
+            raise SdkConfigError("broker_timeout", "must be positive")
+        if self.spool_max_bytes < 4096:
+            raise SdkConfigError("spool_max_bytes", "must be at least 4096")
+        if self.spool_fsync not in ("always", "interval", "never"):
+            raise SdkConfigError("spool_fsync", "must be always, interval or never")
+
+    @classmethod
+    def from_settings(cls, s: SdkSettings) -> DeliveryOptions:
+        return cls(
+            queue_size=s.queue_size,
+            broker_timeout=s.broker_timeout_ms / 1000,
+            spool_max_bytes=s.spool_max_bytes,
+            spool_segment_bytes=s.spool_segment_bytes,
+            spool_fsync=s.spool_fsync,
+            spool_fsync_interval=s.spool_fsync_interval_ms / 1000,
+        )

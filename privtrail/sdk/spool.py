@@ -74,7 +74,10 @@ def _decode_payload(payload: bytes) -> tuple[bytes | None, bytes]:
     return payload[2 : 2 + klen], payload[2 + klen :]
 
 
-def _parse(data: bytes, start: int) -> tuple[list[tuple[bytes | None, bytes, int]], int, str | None]:
+_Parsed = list[tuple[bytes | None, bytes, int]]
+
+
+def _parse(data: bytes, start: int) -> tuple[_Parsed, int, str | None]:
     """Records in ``data[start:]``; stops at the first bad one (returns its offset + why)."""
     out: list[tuple[bytes | None, bytes, int]] = []
     pos = start
@@ -340,5 +343,5 @@ def _tail_is_single_record(tail: bytes) -> bool:
     """True when ``tail`` holds nothing but one (damaged) record: a torn last write."""
     if len(tail) < _HEADER.size:
         return True
-    length, _ = _HEADER.unpack_from(tail)
+    length: int = _HEADER.unpack_from(tail)[0]
     return length <= MAX_RECORD and _HEADER.size + length >= len(tail)

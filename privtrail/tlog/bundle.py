@@ -112,10 +112,15 @@ class ProofBundle:
         return bundle
 
     def to_json(self) -> str:
+        try:
+            event: dict[str, str] = {"event": self.event.decode()}
+        except UnicodeDecodeError:
+            # Not canonical JSON (so it will not verify), but the bundle stays faithful.
+            event = {"event_b64": base64.b64encode(self.event).decode()}
         return json.dumps(
             {
                 "version": VERSION,
-                "event": self.event.decode(),
+                **event,
                 "leaf_index": self.leaf_index,
                 "tree_size": self.tree_size,
                 "inclusion_proof": [h.hex() for h in self.inclusion_proof],

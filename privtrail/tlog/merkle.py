@@ -55,7 +55,7 @@ def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def _check_hash(value: bytes, what: str) -> None:
+def check_hash(value: bytes, what: str) -> None:
     if not isinstance(value, bytes | bytearray) or len(value) != HASH_SIZE:
         size = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
         raise VerificationError(f"{what} must be {HASH_SIZE} bytes, got {size}")
@@ -86,7 +86,7 @@ class MerkleTree:
                 f"a tree of size {size} has {want} subtree roots, got {len(subtrees)}"
             )
         for i, h in enumerate(subtrees):
-            _check_hash(h, f"subtree root [{i}]")
+            check_hash(h, f"subtree root [{i}]")
         tree = cls()
         tree._size = size
         tree._subtrees = [bytes(h) for h in subtrees]
@@ -115,7 +115,7 @@ class MerkleTree:
 
     def append(self, leaf: bytes) -> int:
         """Append one leaf hash (see :func:`leaf_hash`); returns the new leaf's index."""
-        _check_hash(leaf, "leaf hash")
+        check_hash(leaf, "leaf hash")
         index = self._size
         h = bytes(leaf)
         # Each trailing 1 bit of the old size is a complete subtree of the same height as the

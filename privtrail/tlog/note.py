@@ -156,7 +156,10 @@ def _check_text(text: str, what: str) -> None:
 
 def sign_note(body: bytes | str, signer: NoteSigner) -> bytes:
     """The signed note: ``body``, a blank line, and one signature line by ``signer``."""
-    text = body.decode() if isinstance(body, bytes) else body
+    try:
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise VerificationError(f"note text must be UTF-8 ({exc.reason})") from exc
     if not text.endswith("\n"):
         raise VerificationError("note text must end with a newline")
     _check_text(text, "note text")

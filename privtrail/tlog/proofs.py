@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from privtrail.tlog.errors import VerificationError
 from privtrail.tlog.merkle import (
     HASH_SIZE,
-    _check_hash,
+    check_hash,
     node_hash,
     root_from_leaf_hashes,
     split_point,
@@ -108,7 +108,7 @@ def root_from_inclusion_proof(leaf: bytes, index: int, size: int, proof: Sequenc
         )
     if index >= size:
         raise VerificationError(f"leaf index {index} is not less than tree size {size}")
-    _check_hash(leaf, "leaf hash")
+    check_hash(leaf, "leaf hash")
     _check_proof_hashes(proof)
     want = inclusion_proof_length(index, size)
     if len(proof) != want:
@@ -136,7 +136,7 @@ def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
     """Check that ``leaf`` is at ``index`` in the tree of ``size`` with ``root``, or raise."""
-    _check_hash(root, "root hash")
+    check_hash(root, "root hash")
     got = root_from_inclusion_proof(leaf, index, size, proof)
     if got != root:
         raise VerificationError(
@@ -166,8 +166,8 @@ def verify_consistency(
         raise VerificationError(
             f"old tree size {old_size} is greater than new tree size {new_size}"
         )
-    _check_hash(old_root, "old root hash")
-    _check_hash(new_root, "new root hash")
+    check_hash(old_root, "old root hash")
+    check_hash(new_root, "new root hash")
     _check_proof_hashes(proof)
     if old_size == new_size:
         if proof:

@@ -22,6 +22,7 @@ from struct import error as StructError
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
 
 from privtrail.alerts import Alert
 from privtrail.errors import ContractError, WireError
@@ -102,9 +103,15 @@ def read_record(
             buf,
             writer.parsed,
             # Same version: no resolution to do, and fastavro skips its schema comparison.
-            None if writer is reader else reader.parsed,
+            None if writer.fingerprint == reader.fingerprint else reader.parsed,
+            # Payload branches come back as (name, record), the record form's union notation;
+            # a future ["null", SomeRecord] field would still come back as a plain record.
             return_record_name=True,
+            return_record_name_override=True,
         )
+    except SchemaResolutionError as exc:
+        # Only possible if a released version was not compatible with the reader's.
+        raise WireError(f"cannot read {writer.label} as {reader.label}: {exc}") from exc
     except _BODY_ERRORS as exc:
         raise WireError(
             f"corrupt {writer.label} body ({type(exc).__name__}: {exc or 'short read'})"

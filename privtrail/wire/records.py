@@ -195,35 +195,51 @@ def alert_to_record(alert: Alert) -> dict[str, Any]:
 
 def record_to_alert(record: dict[str, Any]) -> Alert:
     """An :class:`Alert` from its Avro record form, or :class:`ContractError`."""
+    missing = [key for key in _ALERT_REQUIRED if key not in record]
+    if missing:
+        raise ContractError(missing[0], "missing required field")
     try:
         evidence = json.loads(record["evidence"])
-        occurred = record["occurred_at"]
-        alert = Alert(
-            rule=record["rule"],
-            event_id=record["event_id"],
-            subject_id=record.get("subject_id"),
-            severity=record["severity"],
-            message=record["message"],
-            occurred_at=occurred,
-            policy_version=record["policy_version"],
-            actor_id=record.get("actor_id"),
-            evidence=evidence,
-        )
-    except KeyError as exc:
-        raise ContractError(str(exc.args[0]), "missing required field") from exc
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ContractError("evidence", f"not valid JSON: {exc}") from exc
     if not isinstance(evidence, dict):
         raise ContractError("evidence", "must be a JSON object")
-    if not isinstance(occurred, datetime) or occurred.tzinfo is None:
+    occurred = record["occurred_at"]
+    if not isinstance(occurred, datetime) or occurred.utcoffset() is None:
         raise ContractError("occurred_at", "must be a timezone-aware timestamp")
-    if alert.severity not in SEVERITIES:
-        raise ContractError("severity", f"{alert.severity!r} is not one of {', '.join(SEVERITIES)}")
-    stored = record.get("alert_id")
-    if stored != alert.alert_id:
+    if record["severity"] not in SEVERITIES:
+        raise ContractError(
+            "severity", f"{record['severity']!r} is not one of {', '.join(SEVERITIES)}"
+        )
+    alert = Alert(
+        rule=record["rule"],
+        event_id=record["event_id"],
+        subject_id=record.get("subject_id"),
+        severity=record["severity"],
+        message=record["message"],
+        occurred_at=occurred,
+        policy_version=record["policy_version"],
+        actor_id=record.get("actor_id"),
+        evidence=evidence,
+    )
+    if record["alert_id"] != alert.alert_id:
         # The id is derived from (rule, event_id, recipient): a mismatch means an altered alert.
-        raise ContractError("alert_id", f"{stored!r} does not match rule, event_id and recipient")
+        raise ContractError(
+            "alert_id", f"{record['alert_id']!r} does not match rule, event_id and recipient"
+        )
     return alert
+
+
+_ALERT_REQUIRED = (
+    "alert_id",
+    "rule",
+    "event_id",
+    "severity",
+    "message",
+    "occurred_at",
+    "policy_version",
+    "evidence",
+)
 
 
 __all__ = [

@@ -35,7 +35,7 @@ from privtrail.sinks.rows import (
 from privtrail.tlog import Checkpoint, MerkleTree, NoteSigner, leaf_hash, sign_checkpoint
 
 START = datetime(2019, 3, 4, 0, 30, tzinfo=UTC)  # Monday 09:30 KST
-AS_OF = START + timedelta(days=10)
+AS_OF = START + timedelta(days=15)  # acc-2 one day overdue, corr-2 notice overdue
 PERIOD_FROM = datetime(2018, 9, 1, tzinfo=UTC)
 PERIOD_TO = datetime(2019, 4, 1, tzinfo=UTC)
 TOPIC = "privtrail.test.investigations"
@@ -246,6 +246,10 @@ def _extras() -> list[dict[str, Any]]:
         (format_timestamp(datetime(2018, 11, 15, 2, 0, tzinfo=UTC)), "colabox-app",
          {"type": "collected", "subject_id": E, "context": "service_use", "method": "service_use",
           "items": ["web_visit_record"], "purposes": ["legal_compliance"]}, None),
+        # A purpose the policy never declares (UNKNOWN_TERM): the register shows it.
+        (_at(7), "web",
+         {"type": "used", "subject_id": E, "items": ["analytics_cookie"],
+          "purpose": "ad_profiling", "operation": "process"}, None),
     ]
     out = []
     for n, (when, service, body, actor) in enumerate(rows, start=101):
@@ -302,6 +306,8 @@ def scripted_alerts(events: list[dict[str, Any]]) -> list[Alert]:
         ("DESTRUCTION_OVERDUE", "inv-101", "high", {"items": ["web_visit_record"]}),
         ("CORRECTION_NOT_PROPAGATED", "inv-111", "high", {"recipient": "salesforce"}),
         ("DESTRUCTION_OVERDUE", "inv-119", "high", {"items": ["web_visit_record"]}),
+        ("ACCESS_OVERDUE", "inv-113", "high", {}),
+        ("UNKNOWN_TERM", "inv-120", "medium", {"terms": ["ad_profiling"]}),
     ]
     return [_alert(rule, by_id[eid], sev, **ev) for rule, eid, sev, ev in plan]
 

@@ -204,7 +204,13 @@ def test_retention_one_alert_per_collected_event(ev: Factory) -> None:
                             ["web_visit_record", "contract_record"])
     alerts = run(start, until=datetime(2030, 1, 1, tzinfo=UTC))
     assert rules_of(alerts) == ["DESTRUCTION_OVERDUE"]
-    assert alerts[0].evidence["items"] == ["web_visit_record"]
+    assert alerts[0].evidence["items"] == ["contract_record", "web_visit_record"]
+    # judged in steps, the first overdue item flags the event; no second alert later
+    engine = Engine(default_policy())
+    engine.process(start)
+    first = engine.advance(datetime(2021, 1, 1, tzinfo=UTC))
+    assert [a.evidence["items"] for a in first] == [["web_visit_record"]]
+    assert engine.advance(datetime(2030, 1, 1, tzinfo=UTC)) == []
 
 
 def test_late_destruction_fires_then(ev: Factory) -> None:

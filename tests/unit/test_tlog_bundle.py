@@ -241,3 +241,12 @@ def test_consistency_origin_mismatch(log: dict[str, object]) -> None:
 def test_consistency_from_json_errors() -> None:
     with pytest.raises(VerificationError, match="consistency proof: missing field 'new_size'"):
         ConsistencyBundle.from_json('{"version": 1, "old_size": 1}')
+
+
+def test_non_utf8_event_round_trips_as_base64(log: dict[str, object]) -> None:
+    bundle = _bundle(log)
+    odd = ProofBundle(b"\xff", 0, 1, (), bundle.checkpoint, bundle.verifier_key)
+    data = json.loads(odd.to_json())
+    assert "event" not in data and data["event_b64"] == "/w=="
+    with pytest.raises(VerificationError, match="event is not valid JSON"):
+        ProofBundle.from_json(odd.to_json()).verify()

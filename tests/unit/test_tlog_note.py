@@ -148,6 +148,11 @@ def test_sign_rejects_text_without_final_newline(signer: NoteSigner) -> None:
         sign_note("abc", signer)
 
 
+def test_sign_rejects_invalid_utf8(signer: NoteSigner) -> None:
+    with pytest.raises(VerificationError, match="note text must be UTF-8"):
+        sign_note(b"\xff\n", signer)
+
+
 def test_sign_rejects_control_characters(signer: NoteSigner) -> None:
     with pytest.raises(VerificationError, match="control character 0x09"):
         sign_note("a\tb\n", signer)

@@ -17,12 +17,14 @@ from privtrail.errors import ContractError, WireError
 from privtrail.events import parse_event
 from privtrail.wire import (
     EVENT_SCHEMA,
+    alert_to_record,
     decode_alert,
     decode_event,
     encode_alert,
     encode_event,
     event_to_record,
     fingerprint_of,
+    record_to_alert,
     record_to_event,
 )
 from privtrail.wire.codec import ALERT_VERSION, EVENT_VERSION, HEADER_SIZE, MAGIC
@@ -215,3 +217,40 @@ def test_tampered_alert_id() -> None:
 
 def test_event_schema_constant_is_the_latest_file() -> None:
     assert fingerprint_of(EVENT_SCHEMA) == EVENT_VERSION.fingerprint
+
+
+ALERT = Alert(
+    rule="BULK_ACCESS",
+    event_id="evt-0001",
+    subject_id=None,
+    severity="medium",
+    message="more than 200 subjects in an hour",
+    occurred_at=datetime(2026, 3, 1, tzinfo=UTC),
+    policy_version="2026-01",
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"evidence": "[1, 2]"}, "evidence", "must be a JSON object"),
+        ({"evidence": "{not json"}, "evidence", "not valid JSON"),
+        ({"severity": "urgent"}, "severity", "'urgent' is not one of"),
+        ({"occurred_at": datetime(2026, 3, 1)}, "occurred_at", "timezone-aware"),  # noqa: DTZ001
+    ],
+    ids=["evidence-list", "evidence-json", "severity", "naive"],
+)
+def test_record_to_alert_names_the_bad_field(
+    change: dict[str, Any], field: str, message: str
+) -> None:
+    record = {**alert_to_record(ALERT), **change}
+    with pytest.raises(ContractError, match=message) as info:
+        record_to_alert(record)
+    assert info.value.field == field
+
+
+def test_record_to_alert_names_a_missing_field() -> None:
+    record = alert_to_record(ALERT)
+    del record["rule"]
+    with pytest.raises(ContractError, match="rule: missing required field"):
+        record_to_alert(record)

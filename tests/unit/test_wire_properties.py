@@ -14,8 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from privtrail.alerts import SEVERITIES, Alert
 from privtrail.events import EVENT_TYPES, looks_personal, parse_event
-from privtrail.wire import decode_event, encode_event, event_to_record, record_to_event
+from privtrail.wire import (
+    decode_alert,
+    decode_event,
+    encode_alert,
+    encode_event,
+    event_to_record,
+    record_to_event,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -161,3 +169,30 @@ def test_every_type_is_generated_and_round_trips(kind: str, data: st.DataObject)
     event = parse_event(data.draw(json_events((kind,))))
     assert event.type == kind
     assert decode_event(encode_event(event)) == event
+
+
+alerts = st.builds(
+    Alert,
+    rule=st.from_regex(r"\A[A-Z][A-Z_]{2,30}\Z"),
+    event_id=text,
+    subject_id=st.none() | text,
+    severity=st.sampled_from(SEVERITIES),
+    message=st.text(max_size=200),
+    occurred_at=timestamp,
+    policy_version=text,
+    actor_id=st.none() | text,
+    evidence=st.dictionaries(
+        st.text(max_size=12),
+        st.one_of(text, st.integers(-(2**53), 2**53), st.booleans(), st.lists(term, max_size=4)),
+        max_size=5,
+    ),
+)
+
+
+@_SETTINGS
+@given(alerts)
+def test_alert_round_trip_is_identity(alert: Alert) -> None:
+    back = decode_alert(encode_alert(alert))
+    assert back == alert
+    assert back.alert_id == alert.alert_id
+    assert back.to_json() == alert.to_json()

@@ -1,0 +1,98 @@
+"""The enforce step: each subject's state in a table, the subject-side rules per event.
+
+:class:`SubjectStep` is the pure part (bytes in, bytes and alerts out) so it is tested
+without Kafka; :func:`register` wires it into the Faust app as the agent on the valid
+topic. Events without a subject are judged by the stateless rules, once per record.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from privtrail.alerts import Alert
+from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
+from privtrail.errors import ContractError, WireError
+from privtrail.policy import Policy
+from privtrail.streams.ledger import LedgerCache, StepResult
+from privtrail.wire import decode_event, encode_alert
+
+if TYPE_CHECKING:
+    from privtrail.streams.app import Topology
+
+log = logging.getLogger(__name__)
+
+
+class SubjectStep:
+    """Apply events and deadline ticks to one subject's ledger (table value bytes)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.engine = SubjectEngine(policy)
+        self.cache: LedgerCache[SubjectState] = LedgerCache(
+            SubjectState.from_dict, lambda s: SubjectState(subject_id=s))
+
+    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
+        ledger = self.cache.get(key, raw)
+        again = ledger.replay(event.event_id)
+        if again is not None:
+            return StepResult(raw or ledger.to_bytes(), again, replayed=True)
+        alerts = self.engine.process(ledger.state, event)
+        ledger.remember(event.event_id, alerts)
+        value = ledger.to_bytes()
+        self.cache.put(key, value, ledger)
+        return StepResult(value, alerts, replayed=False)
+
+    def on_tick(self, key: bytes, raw: bytes, tick_id: str, now: datetime) -> StepResult:
+        """Fire what is due at ``now``; ``tick_id`` makes a replayed tick harmless."""
+        ledger = self.cache.get(key, raw)
+        again = ledger.replay(tick_id)
+        if again is not None:
+            return StepResult(raw, again, replayed=True)
+        alerts = self.engine.due(ledger.state, now)
+        ledger.remember(tick_id, alerts)
+        value = ledger.to_bytes()
+        self.cache.put(key, value, ledger)
+        return StepResult(value, alerts, replayed=False)
+
+    def next_due(self, key: bytes, value: bytes) -> datetime | None:
+        """The subject's earliest pending deadline after the last step."""
+        return self.cache.get(key, value).state.next_due()
+
+
+def alert_key(alert: Alert) -> bytes | None:
+    """Alerts are keyed by subject, so one subject's alerts stay in order."""
+    return alert.subject_id.encode() if alert.subject_id is not None else None
+
+
+async def send_alerts(topo: Topology, alerts: list[Alert]) -> None:
+    for alert in alerts:
+        await topo.alerts.send(key=alert_key(alert), value=encode_alert(alert))
+
+
+def register(topo: Topology) -> None:
+    """Add the enforce agent (valid topic -> subject table, stateless rules -> alerts)."""
+    step = topo.subject_step
+    subjects, policy = topo.subjects, topo.policy
+
+    @topo.app.agent(topo.valid, name="privtrail.enforce")
+    async def enforce(stream: Any) -> None:
+        async for record in stream.events():
+            try:
+                event = decode_event(record.value)
+            except (WireError, ContractError) as exc:
+                # Only the validate agent writes here; anything else is a foreign writer.
+                log.error("undecodable record on %s[%d]@%d skipped: %s", record.message.topic,
+                          record.message.partition, record.message.offset, exc)
+                continue
+            subject = event.subject_id
+            if subject is None:
+                await send_alerts(topo, evaluate_stateless(policy, event))
+                continue
+            key = subject.encode()
+            result = step.on_event(key, subjects.get(key), event)
+            if not result.replayed:
+                subjects[key] = result.value
+                topo.index_deadline(key, step.next_due(key, result.value),
+                                    record.message.partition)
+            await send_alerts(topo, result.alerts)

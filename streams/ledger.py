@@ -1,0 +1,107 @@
+"""A table value: one key's engine state plus a short memory of what was applied.
+
+The worker runs at least once (see docs/streams.md for why not exactly once), so a
+record can be processed again after a crash, and the table's changelog may already hold
+the state *after* that record. Applying it twice would be wrong (a second ``corrected``
+finds no open request), and skipping it could lose its alerts (the changelog write may
+have reached Kafka while the alert did not). So each value remembers the ids of the last
+:data:`RECENT` operations (event ids, deadline tick ids) with the alerts they raised: a
+repeated id leaves the state alone and re-sends those alerts. Alert ids are
+deterministic, so a re-sent alert is recognisable downstream.
+
+The same memory makes a repeated ``event_id`` (an SDK retry, a replayed validate step)
+harmless, as the batch Engine's global seen-set does, within the last RECENT operations
+of that key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from privtrail.alerts import Alert
+
+RECENT = 64
+"""Operations remembered per key: far more than a crash can replay for one key between
+two offset commits at normal rates, and small enough to keep each value compact."""
+
+
+class _State(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=_State)
+
+
+@dataclass(slots=True)
+class Ledger(Generic[S]):
+    """``state`` plus ``recent``: op id -> alerts it raised (JSON form), oldest first."""
+
+    state: S
+    recent: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def replay(self, op_id: str) -> list[Alert] | None:
+        """The alerts ``op_id`` raised if it was applied already, else None."""
+        stored = self.recent.get(op_id)
+        if stored is None:
+            return None
+        return [Alert.from_json(a) for a in stored]
+
+    def remember(self, op_id: str, alerts: list[Alert]) -> None:
+        recent = self.recent
+        recent[op_id] = [a.to_json() for a in alerts]
+        while len(recent) > RECENT:
+            del recent[next(iter(recent))]  # dicts keep insertion order: drop the oldest
+
+    def to_bytes(self) -> bytes:
+        body = {"state": self.state.to_dict(), "recent": list(self.recent.items())}
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, load: Callable[[dict[str, Any]], S]) -> Ledger[S]:
+        body = json.loads(data)
+        return cls(state=load(body["state"]), recent={k: v for k, v in body["recent"]})
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What one operation on one key produced."""
+
+    value: bytes  # the new table value
+    alerts: list[Alert]  # to send (re-sent ones included)
+    replayed: bool  # True when the op id was seen: state untouched, alerts re-sent
+
+
+class LedgerCache(Generic[S]):
+    """Decoded ledgers by key, valid while the table still holds the same bytes object.
+
+    Decoding the JSON state on every event costs more than the rules themselves; the
+    table value we wrote is the very object we get back until a recovery replaces it,
+    so an identity check tells whether the cached ledger is current.
+    """
+
+    def __init__(self, load: Callable[[dict[str, Any]], S], new: Callable[[str], S],
+                 limit: int = 100_000) -> None:
+        self._load = load
+        self._new = new
+        self._limit = limit
+        self._items: dict[bytes, tuple[bytes, Ledger[S]]] = {}
+
+    def get(self, key: bytes, raw: bytes | None) -> Ledger[S]:
+        if raw is None:
+            return Ledger(self._new(key.decode()))
+        hit = self._items.get(key)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        return Ledger.from_bytes(raw, self._load)
+
+    def put(self, key: bytes, raw: bytes, ledger: Ledger[S]) -> None:
+        items = self._items
+        if len(items) >= self._limit and key not in items:
+            del items[next(iter(items))]
+        items[key] = (raw, ledger)
+
+    def __len__(self) -> int:
+        return len(self._items)
