@@ -15,16 +15,22 @@ from typing import Any
 
 from privtrail.events import format_timestamp
 
-SUBJECT_A = "ps_demo_subject_a"  # product inquiry, later a customer
-SUBJECT_B = "ps_demo_subject_b"  # tech support, asks for a correction and for access
-SUBJECT_C = "ps_demo_subject_c"  # withdraws
+# Subject roles: A asks about the product; B opens a support ticket, asks for a correction
+# and for access; C signs up and withdraws. Their pseudonyms carry the run's prefix, so a
+# second run starts from clean subjects.
 AGENT = "agent-7"  # authorised support agent
 INTRUDER = "agent-9"  # staff account with no handler authorisation
+
+
+def scenario_subjects(prefix: str) -> tuple[str, str, str]:
+    """The pseudonyms of subjects A, B and C in the run named ``prefix``."""
+    return (f"ps_{prefix}_a", f"ps_{prefix}_b", f"ps_{prefix}_c")
 
 
 def colabox_scenario(start: datetime, *, prefix: str = "demo") -> list[dict[str, Any]]:
     """The scenario's events in time order; ids are ``{prefix}-NNN``."""
     events: list[dict[str, Any]] = []
+    SUBJECT_A, SUBJECT_B, SUBJECT_C = scenario_subjects(prefix)  # noqa: N806
 
     def add(minutes: float, body: dict[str, Any], *, actor: dict[str, Any] | None = None,
             service: str = "support-desk") -> None:
@@ -88,7 +94,7 @@ def colabox_scenario(start: datetime, *, prefix: str = "demo") -> list[dict[str,
         actor={"kind": "subject", "id": SUBJECT_C})
     add(16, {"type": "used", "subject_id": SUBJECT_C, "items": ["user_id"],
              "purpose": "contract_performance", "operation": "process"}, service="billing")
-    add(17, {"type": "policy_published", "policy_version": "demo-2", "announced_at":
+    add(17, {"type": "policy_published", "policy_version": f"{prefix}-2", "announced_at":
              format_timestamp(start), "effective_at": format_timestamp(start + timedelta(days=3)),
              "significant": True}, actor=admin, service="admin-console")
     return events

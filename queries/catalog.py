@@ -77,9 +77,7 @@ def parse_query(name: str, text: str) -> Query:
             current.append(match["text"])
         elif match := _PARAM_LINE.match(stripped):
             current = None
-            params.append(
-                Param(match["name"], match["type"], match["desc"], bool(match["policy"]))
-            )
+            params.append(Param(match["name"], match["type"], match["desc"], bool(match["policy"])))
         elif current is not None and body.startswith("   "):
             current.append(stripped)  # an indented continuation of Question/Duty
         else:

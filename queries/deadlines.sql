@@ -1,7 +1,7 @@
 -- Question: Which duties towards data subjects are open at an instant, when is each due, and
---   how many days are left (negative: overdue)? Access and correction requests not yet
+--   how many days are left (negative: overdue): access and correction requests not yet
 --   fulfilled, earlier recipients not yet told of a correction, and items that must be
---   destroyed (after a withdrawal, or once their retention period ran out).
+--   destroyed (after a withdrawal, or once their retention period ran out)?
 -- Duty: PIPA 제35조 ③ / 시행령 제41조 ④ (access, 10 days), 제36조 ② / 시행령 제43조 ③
 --   (correction, 10 days), COLABOX §7.2 (notify recipients), 제21조 and COLABOX §5, §6
 --   (destruction 지체 없이, read as 5 days).

@@ -99,7 +99,7 @@ SELECT
     o.recipients AS recipients,
     arrayFilter(r -> NOT has({entrusted:Array(Tuple(String, String))}, (r, u.purpose)),
                 o.recipients) AS recipients_not_entrusted,
-    k.held_days_max AS held_days_max,
+    if(k.purpose = '', NULL, k.held_days_max) AS held_days_max,
     k.items_kept_too_long AS items_kept_too_long
 FROM purposes AS u
 LEFT JOIN observed AS o ON o.purpose = u.purpose

@@ -11,80 +11,95 @@
 -- since. An item is held when it was collected and not destroyed since (a later collection
 -- makes it held again); its purposes are those declared by the collections since the last
 -- destruction. An archived item is still held, in the separate store.
+--
+-- One pass over the subject's rows (a primary-key range): each event is expanded into the
+-- keys it affects (an item, a consent scope, a recipient, a request), the rows are folded
+-- per key with aggregate functions, and each key's fold becomes at most one fact.
 WITH
-    history AS
-    (
-        SELECT occurred_at, type, items, purposes, recipient, scope, request_id
-        FROM privtrail.events
-        WHERE subject_id = {subject:String} AND occurred_at <= {as_of:DateTime64(6, 'UTC')}
-    ),
-    item_state AS
+    keyed AS
     (
         SELECT
-            item,
+            key.1 AS kind,
+            key.2 AS term,
+            occurred_at,
+            type,
+            items,
+            purposes
+        FROM privtrail.events
+        ARRAY JOIN
+            multiIf(
+                type IN ('collected', 'destroyed', 'archived'), arrayMap(i -> ('item', i), items),
+                type IN ('consent_given', 'consent_withdrawn'), [('consent', scope)],
+                type = 'disclosed', [('received', recipient)],
+                type IN ('access_requested', 'access_fulfilled'), [('access', request_id)],
+                type IN ('correction_requested', 'corrected'), [('correction', request_id)],
+                type = 'withdrawal_requested', [('withdrawal', '')],
+                []) AS key
+        WHERE subject_id = {subject:String} AND occurred_at <= {as_of:DateTime64(6, 'UTC')}
+    ),
+    folded AS
+    (
+        SELECT
+            kind,
+            term,
             maxIf(occurred_at, type = 'collected') AS collected_at,
             maxIf(occurred_at, type = 'destroyed') AS destroyed_at,
             maxIf(occurred_at, type = 'archived') AS archived_at,
-            groupArrayIf((occurred_at, purposes), type = 'collected') AS collections
-        FROM history
-        ARRAY JOIN items AS item
-        WHERE type IN ('collected', 'destroyed', 'archived')
-        GROUP BY item
+            groupArrayIf((occurred_at, purposes), type = 'collected') AS collections,
+            argMax(type, occurred_at) AS last_type,
+            max(occurred_at) AS last_at,
+            min(occurred_at) AS first_at,
+            minIf(occurred_at, type IN ('access_requested', 'correction_requested'))
+                AS requested_at,
+            countIf(type IN ('access_requested', 'correction_requested')) AS requests,
+            countIf(type IN ('access_fulfilled', 'corrected')) AS closings,
+            arraySort(groupUniqArrayArray(items)) AS all_items
+        FROM keyed
+        GROUP BY kind, term
+    ),
+    judged AS
+    (
+        -- The aspect is computed here, one level below its uses: the analyzer substitutes
+        -- an alias into every expression that names it, so using it at the same level
+        -- (in detail, since, WHERE and ORDER BY) multiplies the work of planning.
+        SELECT
+            multiIf(
+                kind = 'item' AND collected_at > destroyed_at,
+                    if(archived_at > collected_at, 'archived', 'held'),
+                kind = 'item' AND destroyed_at >= collected_at AND destroyed_at > 0, 'destroyed',
+                kind = 'consent' AND last_type = 'consent_given', 'consent',
+                kind = 'received', 'received',
+                kind = 'access' AND requests > 0 AND closings = 0, 'open_access',
+                kind = 'correction' AND requests > 0 AND closings = 0, 'open_correction',
+                kind = 'withdrawal', 'withdrawal',
+                '') AS aspect,
+            term, collected_at, destroyed_at, archived_at, collections, last_at, first_at,
+            requested_at, all_items
+        FROM folded
     ),
     facts AS
     (
         SELECT
-            if(archived_at > collected_at, 'archived', 'held') AS aspect,
-            item AS term,
-            arraySort(arrayDistinct(arrayFlatten(arrayMap(c -> c.2,
-                arrayFilter(c -> c.1 > destroyed_at, collections))))) AS detail,
-            if(archived_at > collected_at, archived_at, collected_at) AS since
-        FROM item_state
-        WHERE collected_at > destroyed_at
-
-        UNION ALL
-        SELECT 'destroyed', item, [], destroyed_at
-        FROM item_state
-        WHERE destroyed_at >= collected_at AND destroyed_at > 0
-
-        UNION ALL
-        SELECT 'consent', scope, [], max(occurred_at)
-        FROM history
-        WHERE type IN ('consent_given', 'consent_withdrawn')
-        GROUP BY scope
-        HAVING argMax(type, occurred_at) = 'consent_given'
-
-        UNION ALL
-        SELECT 'received', recipient, arraySort(groupUniqArrayArray(items)), min(occurred_at)
-        FROM history
-        WHERE type = 'disclosed'
-        GROUP BY recipient
-
-        UNION ALL
-        SELECT 'open_access', request_id, [], minIf(occurred_at, type = 'access_requested')
-        FROM history
-        WHERE type IN ('access_requested', 'access_fulfilled')
-        GROUP BY request_id
-        HAVING countIf(type = 'access_fulfilled') = 0 AND countIf(type = 'access_requested') > 0
-
-        UNION ALL
-        SELECT
-            'open_correction', request_id,
-            arraySort(groupUniqArrayArray(items)), minIf(occurred_at, type = 'correction_requested')
-        FROM history
-        WHERE type IN ('correction_requested', 'corrected')
-        GROUP BY request_id
-        HAVING countIf(type = 'corrected') = 0 AND countIf(type = 'correction_requested') > 0
-
-        UNION ALL
-        SELECT 'withdrawal', '', [], min(occurred_at)
-        FROM history
-        WHERE type = 'withdrawal_requested'
-        HAVING count() > 0
+            aspect,
+            term,
+            multiIf(
+                aspect IN ('held', 'archived'),
+                    arraySort(arrayDistinct(arrayFlatten(arrayMap(c -> c.2,
+                        arrayFilter(c -> c.1 > destroyed_at, collections))))),
+                aspect IN ('received', 'open_correction'), all_items,
+                []) AS detail,
+            multiIf(
+                aspect = 'held', collected_at,
+                aspect = 'archived', archived_at,
+                aspect = 'destroyed', destroyed_at,
+                aspect = 'consent', last_at,
+                aspect IN ('open_access', 'open_correction'), requested_at,
+                first_at) AS since,
+            indexOf(['held', 'archived', 'destroyed', 'consent', 'received', 'open_access',
+                     'open_correction', 'withdrawal'], aspect) AS rank
+        FROM judged
+        WHERE aspect != ''
     )
 SELECT aspect, term, detail, since
 FROM facts
-ORDER BY
-    indexOf(['held', 'archived', 'destroyed', 'consent', 'received', 'open_access',
-             'open_correction', 'withdrawal'], aspect),
-    term
+ORDER BY rank, term

@@ -248,3 +248,55 @@ def columns_check_sql() -> str:
 def columns_from_mask(mask: int) -> list[str]:
     """The column names whose bits are set in a :func:`columns_check_sql` result."""
     return [f.column for i, f in enumerate(EVENT_FIELDS) if mask >> i & 1]
+
+
+# -- the fast path: rebuild the canonical JSON from the typed columns -----------------------
+#
+# JSONExtract of ~30 fields costs ~17 us per row, too slow for 10 million rows. Rebuilding the
+# canonical JSON (sorted keys, compact) from the typed columns with string functions and
+# comparing it with event_json is an order of magnitude cheaper. A row that fails this check
+# is then examined with :func:`columns_check_sql` to name the disagreeing columns (and a row
+# the fast path flags but the slow one clears, e.g. an exotic escape, is not a problem).
+
+_ISO = "'%Y-%m-%dT%H:%i:%S'"
+
+
+def _json_value(f: FieldMap) -> tuple[str, str]:
+    """(condition for the key to be present, SQL producing the JSON value)."""
+    c = f.column
+    if f.kind == "str":
+        return f"{c} != ''", f"toJSONString(toString({c}))"
+    if f.kind == "array":
+        return f"notEmpty({c})", f"toJSONString(CAST({c}, 'Array(String)'))"
+    if f.kind in ("ts", "nullable_ts"):
+        v = c if f.kind == "ts" else f"assumeNotNull({c})"
+        text = (
+            f"concat('\"', formatDateTime({v}, {_ISO}), "
+            f"if(toUnixTimestamp64Micro({v}) % 1000000 = 0, '', "
+            f"concat('.', leftPad(toString(toUnixTimestamp64Micro({v}) % 1000000), 6, '0'))), "
+            "'Z\"')"
+        )
+        return ("1" if f.kind == "ts" else f"{c} IS NOT NULL"), text
+    return f"{c} IS NOT NULL", f"if(assumeNotNull({c}), 'true', 'false')"
+
+
+def _object_sql(fields: Sequence[FieldMap], depth: int = 0) -> str:
+    groups: dict[str, list[FieldMap]] = {}
+    for f in fields:
+        groups.setdefault(f.path[depth], []).append(f)
+    parts = []
+    for key in sorted(groups):  # canonical_json sorts keys by code point, like Python's sort
+        members = groups[key]
+        if len(members[0].path) > depth + 1:
+            cond, value = "1", _object_sql(members, depth + 1)
+        else:
+            cond, value = _json_value(members[0])
+        parts.append(f"if({cond}, concat(',\"{key}\":', {value}), '')")
+    # Every fragment starts with a comma; substring() drops the first one. Cheaper than
+    # filtering an array of fragments, which matters at 10 million rows.
+    return f"concat('{{', substring(concat({', '.join(parts)}), 2), '}}')"
+
+
+def rebuilt_json_sql() -> str:
+    """SQL rebuilding ``event_json`` from the typed columns; equal when they agree."""
+    return _object_sql(EVENT_FIELDS)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,30 +164,17 @@ def load_verifiers(
     return [load_signer(settings, home).verifier()]
 
 
-_CLIENT_LOCK = threading.Lock()
-
-
 def connect(settings: SinkSettings, role: str = "writer", **kwargs: Any) -> Any:
     """A clickhouse-connect client logged in as ``role`` (writer, admin or investigator)."""
     import clickhouse_connect  # server extra; imported late so settings stay light
-    from clickhouse_connect.driver.httpclient import HttpClient
 
     user: ClickHouseUser = getattr(settings, role)
     url = urlsplit(settings.clickhouse_url)
-    # A chDB-hosted server answers queries without FORMAT in CSV, which breaks the driver's
-    # handshake (it expects TabSeparated). The driver copies HttpClient.params into each new
-    # client, so pin default_format there for the duration of the constructor only.
-    with _CLIENT_LOCK:
-        saved = HttpClient.params
-        HttpClient.params = {**saved, "default_format": "TabSeparated"}
-        try:
-            return clickhouse_connect.get_client(
-                host=url.hostname or "127.0.0.1",
-                port=url.port or (8443 if url.scheme == "https" else 8123),
-                secure=url.scheme == "https",
-                username=user.name,
-                password=user.password.value,
-                **kwargs,
-            )
-        finally:
-            HttpClient.params = saved
+    return clickhouse_connect.get_client(
+        host=url.hostname or "127.0.0.1",
+        port=url.port or (8443 if url.scheme == "https" else 8123),
+        secure=url.scheme == "https",
+        username=user.name,
+        password=user.password.value,
+        **kwargs,
+    )

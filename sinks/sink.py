@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # ClickHouse errors worth waiting out (server busy or restarting); anything else is a bug or
 # a misconfiguration and stops the sink rather than retrying forever.
 _RETRYABLE_CODES = {159, 164, 202, 209, 210, 241, 242, 252, 425}
-_LAG_EVERY = 5.0
+_LAG_EVERY = 2.0
 
 
 class SinkError(PrivtrailError):
@@ -147,6 +147,9 @@ class Sink:
     def step(self) -> None:
         """One turn: retry/insert what is pending, poll, buffer, flush and checkpoint if due."""
         now = time.monotonic()
+        if now >= self._next_lag:  # also during an outage: that is when lag matters
+            self._next_lag = now + _LAG_EVERY
+            self._update_lag()
         if self._outage_until > now:
             self.consumer.poll(timeout_ms=int(min(self._outage_until - now, 0.5) * 1000))
             return
@@ -163,9 +166,6 @@ class Sink:
             self._pending.extend(self.batcher.drain())
             if self._try(self._settle):
                 self._try(self._checkpoint)
-        if now >= self._next_lag:
-            self._next_lag = now + _LAG_EVERY
-            self._update_lag()
 
     def shutdown(self) -> None:
         """Flush and checkpoint once more; whatever fails stays uncommitted (re-read later)."""

@@ -35,7 +35,11 @@ class HistoryError(PrivtrailError):
 
 
 def iter_records(
-    client: Any, query: str, params: dict[str, Any], fmt: str
+    client: Any,
+    query: str,
+    params: dict[str, Any],
+    fmt: str,
+    settings: dict[str, Any] | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """Stream fixed-size RowBinary rows of ``query`` unpacked with ``struct`` format ``fmt``.
 
@@ -44,7 +48,7 @@ def iter_records(
     """
     size = struct.calcsize(fmt)
     rest = b""
-    stream = client.raw_stream(query, parameters=params, fmt="RowBinary")
+    stream = client.raw_stream(query, parameters=params, settings=settings, fmt="RowBinary")
     try:
         for chunk in stream:
             buf = rest + bytes(chunk) if rest else bytes(chunk)

@@ -11,11 +11,12 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from privtrail.streams.ledger import LedgerCache, StepResult
+
 from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
 from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
-from privtrail.streams.ledger import LedgerCache, StepResult
 from privtrail.wire import decode_event, encode_alert
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ class SubjectStep:
 
     def next_due(self, key: bytes, value: bytes) -> datetime | None:
         """The subject's earliest pending deadline after the last step."""
-        return self.cache.get(key, value).state.next_due()
+        due: datetime | None = self.cache.get(key, value).state.next_due()
+        return due
 
 
 def alert_key(alert: Alert) -> bytes | None:
@@ -75,7 +77,7 @@ def register(topo: Topology) -> None:
     step = topo.subject_step
     subjects, policy = topo.subjects, topo.policy
 
-    @topo.app.agent(topo.valid, name="privtrail.enforce")
+    @topo.app.agent(topo.valid, name="privtrail.enforce")  # type: ignore[untyped-decorator]
     async def enforce(stream: Any) -> None:
         async for record in stream.events():
             try:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from privtrail.streams.errors import StreamsError
 from pydantic import SecretStr
 
 from privtrail.config import Topics, privtrail_home
-from privtrail.streams.errors import StreamsError
 
 # field name -> environment variable (documented in docs/streams.md; keep both in step)
 ENV: dict[str, str] = {
@@ -30,6 +30,7 @@ ENV: dict[str, str] = {
     "data_dir": "PRIVTRAIL_WORKER_DATA_DIR",
     "clock_offset": "PRIVTRAIL_WORKER_CLOCK_OFFSET",
     "deadline_interval": "PRIVTRAIL_WORKER_DEADLINE_INTERVAL",
+    "deadline_lateness": "PRIVTRAIL_WORKER_DEADLINE_LATENESS",
     "policy_path": "PRIVTRAIL_POLICY",
     "log_level": "PRIVTRAIL_WORKER_LOG_LEVEL",
 }
@@ -68,6 +69,9 @@ class WorkerSettings:
     data_dir: Path = field(default_factory=lambda: privtrail_home() / "worker")
     clock_offset: float = 0.0
     deadline_interval: float = 1.0
+    # The timer judges deadlines this many seconds in the past, so an event that occurred
+    # before a deadline but is still on its way (SDK queue, broker, validate) can close it.
+    deadline_lateness: float = 60.0
     commit_interval: float = 1.0
     session_timeout: float = 10.0  # short: a killed worker's partitions move on quickly
     policy_path: Path | None = None
@@ -81,6 +85,8 @@ class WorkerSettings:
             raise StreamsError(f"partitions must be at least 1, not {self.partitions}")
         if self.deadline_interval <= 0:
             raise StreamsError("deadline_interval must be positive")
+        if self.deadline_lateness < 0:
+            raise StreamsError("deadline_lateness must not be negative")
         if self.webhook_attempts < 1:
             raise StreamsError("webhook_attempts must be at least 1")
         for url in self.webhooks:
@@ -109,8 +115,14 @@ class WorkerSettings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerSettings:
-        """Read the environment; keyword ``overrides`` (not ``None``) win over it."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 fallback_bootstrap: Callable[[], str] | None = None,
+                 **overrides: Any) -> WorkerSettings:
+        """Read the environment; keyword ``overrides`` (not ``None``) win over it.
+
+        ``fallback_bootstrap`` supplies the servers when neither names them (the CLI
+        passes the local stack's broker).
+        """
         source = os.environ if env is None else env
         values: dict[str, Any] = {"topics": Topics(
             events=source.get("PRIVTRAIL_TOPIC_EVENTS", Topics.events),
@@ -124,7 +136,8 @@ class WorkerSettings:
                 continue
             values[name] = _convert(name, var, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        values.setdefault("bootstrap", "")
+        if not values.get("bootstrap"):
+            values["bootstrap"] = fallback_bootstrap() if fallback_bootstrap else ""
         return cls(**values)
 
 
@@ -132,7 +145,7 @@ def _convert(name: str, var: str, raw: str) -> Any:
     try:
         if name in ("partitions", "web_port"):
             return int(raw)
-        if name in ("clock_offset", "deadline_interval"):
+        if name in ("clock_offset", "deadline_interval", "deadline_lateness"):
             return float(raw)
     except ValueError as exc:
         raise StreamsError(f"{var}={raw!r} is not a number") from exc

@@ -28,6 +28,8 @@ def sink(metrics_port: int | None, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:  # kafka-python logs every rebalance step at INFO
+        logging.getLogger("kafka").setLevel(logging.WARNING)
     settings = SinkSettings.from_env()
     metrics = SinkMetrics()
     port = settings.metrics_port if metrics_port is None else metrics_port

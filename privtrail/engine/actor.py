@@ -41,10 +41,11 @@ def actor_key(event: Any) -> str | None:
 class ActorEngine:
     """Evaluates actor-side rules and applies events to an :class:`ActorState`."""
 
-    __slots__ = ("policy", "_window", "_limit")
+    __slots__ = ("policy", "_index", "_window", "_limit")
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self._index = policy.index
         self._window: timedelta = policy.index.bulk_window.as_timedelta()
         self._limit = policy.index.bulk_max_subjects
 
@@ -64,7 +65,7 @@ class ActorEngine:
         out: list[Alert] = []
         if not state.roles:
             out.append(event_alert(
-                self.policy, UNAUTHORIZED_HANDLER, event,
+                self._index, UNAUTHORIZED_HANDLER, event,
                 f"staff actor '{event.actor.id}' performed '{kind}' without an active "
                 "handler authorisation",
                 {"action": kind, "actor_id": event.actor.id, "role": event.actor.role}))
@@ -92,11 +93,11 @@ class ActorEngine:
             if not state.over:
                 state.over = True
                 out.append(event_alert(
-                    self.policy, BULK_ACCESS, event,
+                    self._index, BULK_ACCESS, event,
                     f"staff actor '{event.actor.id}' accessed {distinct} distinct subjects "
-                    f"within {self.policy.index.bulk_window} (limit {self._limit})",
+                    f"within {self._index.bulk_window} (limit {self._limit})",
                     {"count": distinct, "limit": self._limit,
-                     "window": str(self.policy.index.bulk_window),
+                     "window": str(self._index.bulk_window),
                      "actor_id": event.actor.id,
                      "window_start": format_timestamp(window[0][0])}))
         else:

@@ -25,10 +25,10 @@ from privtrail.engine.catalog import (
 from privtrail.engine.state import Deadline, SubjectState
 from privtrail.events import format_timestamp
 from privtrail.policy.duration import Duration
-from privtrail.policy.models import Policy
+from privtrail.policy.models import PolicyIndex
 
 
-def start(state: SubjectState, kind: str, policy: Policy, event: Any, period: Duration,
+def start(state: SubjectState, kind: str, idx: PolicyIndex, event: Any, period: Duration,
           **extra: Any) -> Deadline:
     """Start a clock of ``period`` at ``event`` and register it on ``state``."""
     deadline = Deadline(
@@ -36,7 +36,7 @@ def start(state: SubjectState, kind: str, policy: Policy, event: Any, period: Du
         due_at=period.add_to(event.occurred_at),
         event_id=event.event_id,
         started_at=event.occurred_at,
-        policy_version=event.policy_version or policy.version_at(event.occurred_at),
+        policy_version=event.policy_version or idx.version_at(event.occurred_at),
         actor_id=event.actor.id,
         period=str(period),
         **extra,
@@ -45,9 +45,8 @@ def start(state: SubjectState, kind: str, policy: Policy, event: Any, period: Du
     return deadline
 
 
-def start_retention(state: SubjectState, policy: Policy, event: Any, items: list[str]) -> None:
+def start_retention(state: SubjectState, idx: PolicyIndex, event: Any, items: list[str]) -> None:
     """One clock per `collected` event over its record items (retention + grace each)."""
-    idx = policy.index
     dues: dict[str, datetime] = {}
     for item in items:
         period = idx.retention.get(item)
@@ -60,7 +59,7 @@ def start_retention(state: SubjectState, policy: Policy, event: Any, items: list
                 due_at=min(dues.values()),
                 event_id=event.event_id,
                 started_at=event.occurred_at,
-                policy_version=event.policy_version or policy.version_at(event.occurred_at),
+                policy_version=event.policy_version or idx.version_at(event.occurred_at),
                 actor_id=event.actor.id,
                 period=f"retention+{idx.destruction_grace}",
                 items=dues,
@@ -70,17 +69,21 @@ def start_retention(state: SubjectState, policy: Policy, event: Any, items: list
 
 def close(state: SubjectState, kind: str, request_id: str, recipient: str | None = None) -> None:
     """Remove the pending ``kind`` clocks of ``request_id`` (and ``recipient``)."""
-    before = len(state.deadlines)
-    state.deadlines = [
-        d for d in state.deadlines
+    pending = state.deadlines
+    if not pending:
+        return
+    keep = [
+        d for d in pending
         if not (d.kind == kind and d.request_id == request_id and d.recipient == recipient)
     ]
-    if len(state.deadlines) != before:
-        state.recompute_next_due()
+    if len(keep) != len(pending):
+        state.set_deadlines(keep)
 
 
 def destroy_items(state: SubjectState, items: list[str]) -> None:
     """Destroyed items stop every retention clock running on them."""
+    if not state.deadlines:
+        return
     changed = False
     keep: list[Deadline] = []
     for d in state.deadlines:
@@ -94,26 +97,24 @@ def destroy_items(state: SubjectState, items: list[str]) -> None:
                 d.due_at = min(remaining.values())
         keep.append(d)
     if changed:
-        state.deadlines = keep
-        state.recompute_next_due()
+        state.set_deadlines(keep)
 
 
-def due(policy: Policy, state: SubjectState, now: datetime) -> list[Alert]:
+def due(idx: PolicyIndex, state: SubjectState, now: datetime) -> list[Alert]:
     """Alerts for every deadline of ``state`` missed by ``now`` (due strictly before it)."""
     nxt = state.next_due_at
     if nxt is None or not nxt < now:
         return []
     out: list[Alert] = []
     keep: list[Deadline] = []
-    for d in sorted(state.deadlines, key=lambda d: d.due_at):
+    for d in sorted(state.deadlines or (), key=lambda d: d.due_at):
         if not d.due_at < now:
             keep.append(d)
             continue
-        alert = _missed(policy, state, d, now)
+        alert = _missed(idx, state, d, now)
         if alert is not None:
             out.append(alert)
-    state.deadlines = keep
-    state.recompute_next_due()
+    state.set_deadlines(keep)
     return out
 
 
@@ -135,9 +136,9 @@ def _alert(state: SubjectState, rule: str, d: Deadline, message: str,
     )
 
 
-def _missed(policy: Policy, state: SubjectState, d: Deadline, now: datetime) -> Alert | None:
+def _missed(idx: PolicyIndex, state: SubjectState, d: Deadline, now: datetime) -> Alert | None:
     if d.kind == "correction":
-        corr = state.corrections.get(d.request_id or "")
+        corr = (state.corrections or {}).get(d.request_id or "")
         items = list(corr.items) if corr is not None else []
         return _alert(state, CORRECTION_OVERDUE, d,
                       f"correction request '{d.request_id}' of {terms(items)} "
@@ -154,8 +155,9 @@ def _missed(policy: Policy, state: SubjectState, d: Deadline, now: datetime) -> 
                       f"'{d.request_id}' and was not notified within {d.period}",
                       {"recipient": d.recipient, "request_id": d.request_id, "items": items})
     if d.kind == "withdrawal":
-        retention = policy.index.retention
-        held = sorted(i for i in state.purposes if i not in state.destroyed and i not in retention)
+        retention = idx.retention
+        gone = state.destroyed or ()
+        held = sorted(i for i in state.purposes if i not in gone and i not in retention)
         if not held:
             return None
         return _alert(state, DESTRUCTION_OVERDUE, d,
@@ -163,9 +165,9 @@ def _missed(policy: Policy, state: SubjectState, d: Deadline, now: datetime) -> 
                       {"items": held, "cause": "withdrawal"})
     # retention: every item still on the clock and past its own due instant
     overdue = sorted(i for i, t in (d.items or {}).items() if t < now)
-    retention = policy.index.retention
+    retention = idx.retention
     return _alert(state, DESTRUCTION_OVERDUE, d,
                   f"{terms(overdue)} not destroyed within the retention period "
-                  f"plus {policy.index.destruction_grace} after collection",
+                  f"plus {idx.destruction_grace} after collection",
                   {"items": overdue, "cause": "retention",
                    "retention": {i: str(retention[i]) for i in overdue if i in retention}})

@@ -16,10 +16,14 @@ from typing import Any
 
 from privtrail.alerts import Alert
 from privtrail.engine.actor import ActorEngine, actor_key
+from privtrail.engine.catalog import STAFF_ACTIONS
 from privtrail.engine.state import ActorState, SubjectState
 from privtrail.engine.stateless import evaluate_stateless
 from privtrail.engine.subject import SubjectEngine
 from privtrail.policy.models import Policy
+
+_HANDLER = frozenset({"handler_authorized", "handler_revoked"})
+_ACTOR_TYPES = STAFF_ACTIONS | _HANDLER
 
 
 @dataclass(slots=True)
@@ -71,12 +75,13 @@ class Engine:
 
     def process(self, event: Any) -> list[Alert]:
         """Alerts of deadlines missed before ``event``, then those ``event`` raises."""
-        event_id = event.event_id
+        seen = self._seen
+        before = len(seen)
+        seen.add(event.event_id)  # one hash probe answers "seen before?" and records it
         stats = self._stats
-        if event_id in self._seen:
+        if len(seen) == before:
             stats.duplicates += 1
             return []
-        self._seen.add(event_id)
         stats.events += 1
         t = event.occurred_at
         heap = self._heap
@@ -92,7 +97,13 @@ class Engine:
                 self._index(subject, nxt)
         else:
             out.extend(evaluate_stateless(self.policy, event))
-        key = actor_key(event)
+        kind = event.type
+        # actor_key(), inlined: most events (services acting) have no actor-side rule.
+        key = (
+            actor_key(event)
+            if kind in _ACTOR_TYPES and (event.actor.kind == "staff" or kind in _HANDLER)
+            else None
+        )
         if key is not None:
             actor = self.actors.get(key)
             if actor is None:

@@ -29,7 +29,7 @@ from privtrail.policy.terms import unknown_terms
 
 
 def event_alert(
-    policy: Policy, rule: str, event: Any, message: str, evidence: dict[str, Any]
+    idx: PolicyIndex, rule: str, event: Any, message: str, evidence: dict[str, Any]
 ) -> Alert:
     """An alert raised by ``event`` itself (not by a deadline it started)."""
     return make_alert(
@@ -37,7 +37,7 @@ def event_alert(
         event_id=event.event_id,
         subject_id=event.subject_id,
         occurred_at=event.occurred_at,
-        policy_version=event.policy_version or policy.version_at(event.occurred_at),
+        policy_version=event.policy_version or idx.version_at(event.occurred_at),
         actor_id=event.actor.id,
         message=message,
         evidence=evidence,
@@ -45,20 +45,29 @@ def event_alert(
 
 
 def known_items(index: PolicyIndex, event: Any, unknown: list[str]) -> list[str]:
-    """The event's items the policy defines, each once, in event order."""
+    """The event's items the policy defines, in event order.
+
+    Not copied when all are known: this runs on every event, and the rules only read it.
+    """
     items: list[str] = event.items
     if unknown:
-        items = [i for i in items if i in index.items]
-    return list(dict.fromkeys(items)) if len(items) > 1 else items
+        return list(dict.fromkeys(i for i in items if i in index.items))
+    return items
 
 
-def event_alerts(policy: Policy, event: Any, unknown: list[str]) -> list[Alert]:
-    """UNKNOWN_TERM and every other rule that needs only the event and the policy."""
-    out: list[Alert] = []
+def event_alerts(
+    idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert] | None = None
+) -> list[Alert]:
+    """UNKNOWN_TERM and every other rule that needs only the event and the policy.
+
+    Alerts are appended to ``out`` (a new list when None), which is returned.
+    """
+    if out is None:
+        out = []
     if unknown:
         out.append(
             event_alert(
-                policy,
+                idx,
                 UNKNOWN_TERM,
                 event,
                 f"{event.type} event uses terms the policy does not define: {terms(unknown)}",
@@ -67,13 +76,13 @@ def event_alerts(policy: Policy, event: Any, unknown: list[str]) -> list[Alert]:
         )
     kind = event.type
     if kind == "collected":
-        _collected(policy, event, unknown, out)
+        _collected(idx, event, unknown, out)
     elif kind == "disclosed":
-        _disclosed(policy, event, unknown, out)
+        _disclosed(idx, event, unknown, out)
     elif kind == "used" and event.operation == "download" and not event.reason:
         out.append(
             event_alert(
-                policy,
+                idx,
                 DOWNLOAD_WITHOUT_REASON,
                 event,
                 f"download of {terms(event.items)} for '{event.purpose}' without a reason",
@@ -81,7 +90,7 @@ def event_alerts(policy: Policy, event: Any, unknown: list[str]) -> list[Alert]:
             )
         )
     elif kind == "policy_published":
-        _notice(policy, event, out)
+        _notice(idx, event, out)
     return out
 
 
@@ -89,11 +98,11 @@ def evaluate_stateless(policy: Policy, event: Any) -> list[Alert]:
     """Alerts for a no-subject event; ``[]`` for subject events (the subject side owns them)."""
     if event.subject_id is not None:
         return []
-    return event_alerts(policy, event, unknown_terms(policy.index, event))
-
-
-def _collected(policy: Policy, event: Any, unknown: list[str], out: list[Alert]) -> None:
     idx = policy.index
+    return event_alerts(idx, event, unknown_terms(idx, event))
+
+
+def _collected(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert]) -> None:
     context = event.context
     if context not in idx.contexts:
         return  # unknown context: UNKNOWN_TERM says so; nothing to judge against
@@ -102,7 +111,7 @@ def _collected(policy: Policy, event: Any, unknown: list[str], out: list[Alert])
     if extra:
         out.append(
             event_alert(
-                policy,
+                idx,
                 OVER_COLLECTION,
                 event,
                 f"collected {terms(extra)} in context '{context}', which does not list them",
@@ -114,7 +123,7 @@ def _collected(policy: Policy, event: Any, unknown: list[str], out: list[Alert])
     if bad:
         out.append(
             event_alert(
-                policy,
+                idx,
                 UNDECLARED_PURPOSE,
                 event,
                 f"collection in context '{context}' declares purposes {terms(bad)}, "
@@ -124,15 +133,14 @@ def _collected(policy: Policy, event: Any, unknown: list[str], out: list[Alert])
         )
 
 
-def _disclosed(policy: Policy, event: Any, unknown: list[str], out: list[Alert]) -> None:
-    idx = policy.index
+def _disclosed(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert]) -> None:
     basis, recipient, purpose = event.basis, event.recipient, event.purpose
     items = known_items(idx, event, unknown)
     if basis == "entrustment":
         if recipient not in idx.processors:
             out.append(
                 event_alert(
-                    policy,
+                    idx,
                     UNAUTHORIZED_PROCESSOR,
                     event,
                     f"disclosure to '{recipient}' on basis 'entrustment', "
@@ -155,7 +163,7 @@ def _disclosed(policy: Policy, event: Any, unknown: list[str], out: list[Alert])
                     what.append(f"items {terms(bad_items)}")
                 out.append(
                     event_alert(
-                        policy,
+                        idx,
                         UNAUTHORIZED_PROCESSOR,
                         event,
                         f"processor '{recipient}' is not entrusted with {' and '.join(what)}",
@@ -168,7 +176,7 @@ def _disclosed(policy: Policy, event: Any, unknown: list[str], out: list[Alert])
     elif basis == "legal_request" and not event.legal_reference:
         out.append(
             event_alert(
-                policy,
+                idx,
                 DISCLOSURE_WITHOUT_BASIS,
                 event,
                 f"disclosure of {terms(items)} to '{recipient}' on basis 'legal_request' "
@@ -181,7 +189,7 @@ def _disclosed(policy: Policy, event: Any, unknown: list[str], out: list[Alert])
         if ident:
             out.append(
                 event_alert(
-                    policy,
+                    idx,
                     IDENTIFIABLE_STATISTICS,
                     event,
                     f"'deidentified_statistics' disclosure to '{recipient}' includes "
@@ -192,15 +200,14 @@ def _disclosed(policy: Policy, event: Any, unknown: list[str], out: list[Alert])
             )
 
 
-def _notice(policy: Policy, event: Any, out: list[Alert]) -> None:
-    idx = policy.index
+def _notice(idx: PolicyIndex, event: Any, out: list[Alert]) -> None:
     required = idx.notice_significant if event.significant else idx.notice_minimum
     earliest = required.add_to(event.announced_at)
     if event.effective_at < earliest:
         gap = event.effective_at - event.announced_at
         out.append(
             event_alert(
-                policy,
+                idx,
                 NOTICE_PERIOD_SHORT,
                 event,
                 f"policy version '{event.policy_version}' takes effect "

@@ -74,20 +74,23 @@ class SubjectEngine:
 
     def due(self, state: SubjectState, now: datetime) -> list[Alert]:
         """Deadline alerts of this subject missed by ``now``; each fires once."""
-        return deadlines.due(self.policy, state, now)
+        return deadlines.due(self._index, state, now)
 
     def process(self, state: SubjectState, event: Any) -> list[Alert]:
         """Fire what fell due before the event, judge the event, then apply it to ``state``."""
-        out = deadlines.due(self.policy, state, event.occurred_at)
+        idx = self._index
+        t = event.occurred_at
+        nxt = state.next_due_at
+        out = deadlines.due(idx, state, t) if nxt is not None and nxt < t else []
         handler = self._handlers.get(event.type)
         if handler is None:
             return out  # a no-subject type: not ours (see evaluate_stateless)
-        unknown = unknown_terms(self._index, event)
-        alerts = event_alerts(self.policy, event, unknown)
-        handler(state, event, unknown, alerts)
-        if len(alerts) > 1:
-            alerts.sort(key=_by_rule)
-        out.extend(alerts)
+        unknown = unknown_terms(idx, event)
+        start = len(out)
+        event_alerts(idx, event, unknown, out)
+        handler(state, event, unknown, out)
+        if len(out) - start > 1:  # one event's alerts in catalogue order
+            out[start:] = sorted(out[start:], key=_by_rule)
         return out
 
     # -- collection and consent ----------------------------------------------------------
@@ -95,34 +98,45 @@ class SubjectEngine:
     def _collected(self, state: SubjectState, event: Any, unknown: list[str],
                    out: list[Alert]) -> None:
         idx = self._index
-        if event.context == ANALYTICS and ANALYTICS in state.opted_out:
+        if event.context == ANALYTICS and state.opted_out and ANALYTICS in state.opted_out:
             out.append(event_alert(
-                self.policy, OPTED_OUT_COLLECTION, event,
+                self._index, OPTED_OUT_COLLECTION, event,
                 "collection in context 'analytics' after the subject withdrew "
                 "'analytics' consent", {"context": ANALYTICS, "items": list(event.items)}))
         items = known_items(idx, event, unknown)
-        purposes = {p for p in event.purposes if p in idx.purposes}
+        purposes = tuple(p for p in event.purposes if p in idx.purposes)
+        held = state.purposes
+        destroyed, archived = state.destroyed, state.archived
         for item in items:
-            declared = state.purposes.get(item)
-            if declared is None or item in state.destroyed:
+            declared = held.get(item)
+            if declared is None or (destroyed and item in destroyed):
                 # Held again: the new copy carries only the purposes declared now.
-                state.purposes[item] = set(purposes)
-                state.destroyed.discard(item)
-            else:
-                declared |= purposes
-            state.archived.discard(item)
-        deadlines.start_retention(state, self.policy, event, items)
+                held[item] = purposes
+                if destroyed:
+                    destroyed.discard(item)
+            elif declared != purposes:
+                held[item] = tuple(dict.fromkeys(declared + purposes))
+            if archived:
+                archived.discard(item)
+        if idx.retention.keys() & set(items):
+            deadlines.start_retention(state, idx, event, items)
 
     def _consent_given(self, state: SubjectState, event: Any, unknown: list[str],
                        out: list[Alert]) -> None:
         if not unknown:
+            if state.consents is None:
+                state.consents = set()
             state.consents.add(event.scope)
-            state.opted_out.discard(event.scope)
+            if state.opted_out:
+                state.opted_out.discard(event.scope)
 
     def _consent_withdrawn(self, state: SubjectState, event: Any, unknown: list[str],
                            out: list[Alert]) -> None:
         if not unknown:
-            state.consents.discard(event.scope)
+            if state.consents:
+                state.consents.discard(event.scope)
+            if state.opted_out is None:
+                state.opted_out = set()
             state.opted_out.add(event.scope)
 
     # -- use and disclosure --------------------------------------------------------------
@@ -130,7 +144,7 @@ class SubjectEngine:
     def _use(self, state: SubjectState, event: Any, unknown: list[str],
              out: list[Alert]) -> None:
         idx = self._index
-        policy = self.policy
+        policy = self._index
         items = known_items(idx, event, unknown)
         purpose = event.purpose
         known_purpose = purpose in idx.purposes
@@ -152,35 +166,39 @@ class SubjectEngine:
                     f"{verb} of {terms(bad)} for '{purpose}', not declared when collected",
                     {"items": bad, "purpose": purpose,
                      "declared_purposes": {i: sorted(declared[i]) for i in bad}}))
-        if purpose == MARKETING and MARKETING not in state.consents:
+        consents = state.consents
+        if purpose == MARKETING and not (consents and MARKETING in consents):
             out.append(event_alert(
                 policy, MARKETING_WITHOUT_CONSENT, event,
                 f"{verb} of {terms(items)} for 'marketing' without an active marketing consent",
                 {"items": items, "purpose": purpose}))
         if event.type == "disclosed":
             self._disclosure(state, event, items, out)
-        if state.corrections:
+        corrections = state.corrections
+        if corrections:
             request_id = getattr(event, "request_id", None)
             open_ids = sorted(
-                rid for rid, corr in state.corrections.items()
+                rid for rid, corr in corrections.items()
                 if rid != request_id and any(i in corr.items for i in items)
             )
             if open_ids:
-                under = sorted({i for rid in open_ids for i in state.corrections[rid].items
+                under = sorted({i for rid in open_ids for i in corrections[rid].items
                                 if i in items})
                 out.append(event_alert(
                     policy, USE_DURING_CORRECTION, event,
                     f"{verb} of {terms(under)} while correction {terms(open_ids)} is open",
                     {"items": under, "purpose": purpose, "request_ids": open_ids}))
-        if state.destroyed:
-            gone = [i for i in items if i in state.destroyed]
+        destroyed = state.destroyed
+        if destroyed:
+            gone = [i for i in items if i in destroyed]
             if gone:
                 out.append(event_alert(
                     policy, USE_AFTER_DESTRUCTION, event,
                     f"{verb} of {terms(gone)} after they were destroyed",
                     {"items": gone, "purpose": purpose}))
-        if state.archived and not exempt:
-            arch = [i for i in items if i in state.archived]
+        archived = state.archived
+        if archived and not exempt:
+            arch = [i for i in items if i in archived]
             if arch:
                 out.append(event_alert(
                     policy, ARCHIVE_MISUSE, event,
@@ -197,14 +215,17 @@ class SubjectEngine:
                     out: list[Alert]) -> None:
         recipient = event.recipient
         if (event.basis == "consent" and recipient not in self._index.processors
-                and self._index.third_party_prefix + recipient not in state.consents):
+                and not (state.consents
+                         and self._index.third_party_prefix + recipient in state.consents)):
             out.append(event_alert(
-                self.policy, DISCLOSURE_WITHOUT_BASIS, event,
+                self._index, DISCLOSURE_WITHOUT_BASIS, event,
                 f"disclosure of {terms(items)} to third party '{recipient}' on basis "
                 f"'consent' without an active '{self._index.third_party_prefix}{recipient}' "
                 "consent",
                 {"recipient": recipient, "basis": "consent", "purpose": event.purpose,
                  "items": items}))
+        if state.recipients is None:
+            state.recipients = {}
         got = state.recipients.get(recipient)
         if got is None:
             state.recipients[recipient] = set(items)
@@ -216,23 +237,25 @@ class SubjectEngine:
     def _correction_requested(self, state: SubjectState, event: Any, unknown: list[str],
                               out: list[Alert]) -> None:
         items = tuple(known_items(self._index, event, unknown))
+        if state.corrections is None:
+            state.corrections = {}
         state.corrections[event.request_id] = Correction(event_id=event.event_id, items=items)
         deadlines.close(state, "correction", event.request_id)  # a re-request restarts it
-        deadlines.start(state, "correction", self.policy, event,
+        deadlines.start(state, "correction", self._index, event,
                         self._index.correction_deadline, request_id=event.request_id)
 
     def _corrected(self, state: SubjectState, event: Any, unknown: list[str],
                    out: list[Alert]) -> None:
         rid = event.request_id
-        corr = state.corrections.pop(rid, None)
+        corr = state.corrections.pop(rid, None) if state.corrections else None
         deadlines.close(state, "correction", rid)
         if corr is None:
             return  # no open request under that id: nothing to propagate
-        for recipient, got in sorted(state.recipients.items()):
+        for recipient, got in sorted((state.recipients or {}).items()):
             overlap = [i for i in corr.items if i in got]
             if overlap:
                 deadline = deadlines.start(
-                    state, "notify", self.policy, event, self._index.notify_deadline,
+                    state, "notify", self._index, event, self._index.notify_deadline,
                     request_id=rid, recipient=recipient)
                 deadline.items = dict.fromkeys(overlap, deadline.due_at)
 
@@ -243,19 +266,21 @@ class SubjectEngine:
     def _access_requested(self, state: SubjectState, event: Any, unknown: list[str],
                           out: list[Alert]) -> None:
         deadlines.close(state, "access", event.request_id)
-        deadlines.start(state, "access", self.policy, event, self._index.access_deadline,
+        deadlines.start(state, "access", self._index, event, self._index.access_deadline,
                         request_id=event.request_id)
 
     def _identity_verified(self, state: SubjectState, event: Any, unknown: list[str],
                            out: list[Alert]) -> None:
+        if state.verified is None:
+            state.verified = set()
         state.verified.add(event.request_id)
 
     def _access_fulfilled(self, state: SubjectState, event: Any, unknown: list[str],
                           out: list[Alert]) -> None:
         rid = event.request_id
-        if rid not in state.verified:
+        if not (state.verified and rid in state.verified):
             out.append(event_alert(
-                self.policy, ACCESS_UNVERIFIED, event,
+                self._index, ACCESS_UNVERIFIED, event,
                 f"access request '{rid}' fulfilled without verifying the requester's identity",
                 {"request_id": rid}))
         deadlines.close(state, "access", rid)
@@ -264,20 +289,26 @@ class SubjectEngine:
                               out: list[Alert]) -> None:
         if state.withdrawal_event is None:
             state.withdrawal_event = event.event_id
-        deadlines.start(state, "withdrawal", self.policy, event, self._index.destruction_grace)
+        deadlines.start(state, "withdrawal", self._index, event, self._index.destruction_grace)
 
     # -- archive and destruction ---------------------------------------------------------
 
     def _archived(self, state: SubjectState, event: Any, unknown: list[str],
                   out: list[Alert]) -> None:
-        state.archived.update(i for i in known_items(self._index, event, unknown)
-                              if state.held(i))
+        items = [i for i in known_items(self._index, event, unknown) if state.held(i)]
+        if items:
+            if state.archived is None:
+                state.archived = set()
+            state.archived.update(items)
 
     def _destroyed(self, state: SubjectState, event: Any, unknown: list[str],
                    out: list[Alert]) -> None:
         items = known_items(self._index, event, unknown)
         for item in items:
             if item in state.purposes:
+                if state.destroyed is None:
+                    state.destroyed = set()
                 state.destroyed.add(item)
-            state.archived.discard(item)
+            if state.archived:
+                state.archived.discard(item)
         deadlines.destroy_items(state, items)

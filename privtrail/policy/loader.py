@@ -83,7 +83,10 @@ def parse_policy(text: str, *, path: str = "<policy>") -> Policy:
     try:
         policy = Policy.model_validate(data, context={"defer_references": True})
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # Prefer an error whose location exists in the file (a misspelt key) over one
+        # that only names its parent (the key it should have been).
+        err = next((e for e in errors if tuple(e["loc"]) in lines), errors[0])
         loc: Loc = tuple(err["loc"])
         message = str(err["msg"]).removeprefix("Value error, ")
         more = exc.error_count() - 1

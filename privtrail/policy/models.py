@@ -123,6 +123,13 @@ class PolicyIndex:
     bulk_window: Duration
     notice_minimum: Duration
     notice_significant: Duration
+    version_ids: tuple[str, ...]
+    version_starts: tuple[datetime, ...]
+
+    def version_at(self, t: datetime) -> str:
+        """See :meth:`Policy.version_at` (here so the engine avoids pydantic lookups)."""
+        pos = bisect.bisect_right(self.version_starts, t)
+        return self.version_ids[max(pos - 1, 0)]
 
 
 class Policy(_Model):
@@ -262,6 +269,8 @@ class Policy(_Model):
             bulk_window=self.bulk_access.window,
             notice_minimum=self.notice.minimum,
             notice_significant=self.notice.significant,
+            version_ids=tuple(v.id for v in self._ordered),
+            version_starts=tuple(self._effective),
         )
 
     # -- queries -----------------------------------------------------------------------
@@ -277,8 +286,7 @@ class Policy(_Model):
         Before the first version took effect the first version is returned: it is the
         oldest text we hold, and an alert must name some version (documented in rules.md).
         """
-        pos = bisect.bisect_right(self._effective, t)
-        return self._ordered[max(pos - 1, 0)].id
+        return self._index.version_at(t)
 
     def is_processor(self, recipient: str) -> bool:
         """True when ``recipient`` is an entrusted processor (수탁자), not a third party."""

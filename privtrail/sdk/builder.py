@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from privtrail.errors import ContractError
 from privtrail.events import EVENT_CLASSES, Actor, BaseEvent, Source, contract_error
 from privtrail.sdk.errors import UnknownTermError
 from privtrail.sdk.metrics import SdkMetrics
-from privtrail.sdk.pseudonym import Pseudonym, Pseudonymiser
+from privtrail.sdk.pseudonym import Pseudonym, Pseudonymiser, letters
 
 log = logging.getLogger("privtrail.sdk")
 
@@ -40,39 +39,47 @@ class VocabularyPolicy(Protocol):
     def unknown_terms(self, event: Any) -> list[str]: ...
 
 
+def _actor(**fields: Any) -> Actor:
+    try:
+        return Actor(**fields)
+    except ValidationError as exc:
+        err = contract_error(exc)
+        raise ContractError(f"actor.{err.field}", err.reason) from exc
+
+
 def staff(id: str, role: str | None = None, ip: str | None = None) -> Actor:
     """A staff member as actor; ``id`` is a staff pseudonym or handle, never a name."""
-    return Actor(kind="staff", id=id, role=role, ip=ip)
+    return _actor(kind="staff", id=id, role=role, ip=ip)
 
 
 def subject_actor() -> Actor:
     """The data subject themself as actor (the event's subject pseudonym becomes the id)."""
-    return Actor(kind="subject", id=_SUBJECT_ID)
+    return _actor(kind="subject", id=_SUBJECT_ID)
 
 
 def system(id: str = "system") -> Actor:
     """An automated system process (retention jobs, schedulers) as actor."""
-    return Actor(kind="system", id=id)
+    return _actor(kind="system", id=id)
 
 
 def third_party(id: str) -> Actor:
     """A third party (a recipient organisation, by its vocabulary id) as actor."""
-    return Actor(kind="third_party", id=id)
+    return _actor(kind="third_party", id=id)
 
 
 def new_event_id() -> str:
-    """A UUIDv7-layout id: 48-bit Unix milliseconds, then 74 random bits.
+    """``ev_`` + a UUIDv7 layout (48-bit Unix ms, version 7, 74 random bits) in 32 letters.
 
-    Time-ordered ids keep ClickHouse's primary index and Kafka logs readable.
+    Time-ordered, so ClickHouse's primary index and Kafka logs stay readable. Written with
+    :func:`~privtrail.sdk.pseudonym.letters` rather than the usual hex-and-dashes: the
+    contract refuses a run of 8+ digits split by dashes as a phone number, and random UUIDs
+    often contain one (see docs/sdk.md).
     """
+    rand = bytearray(os.urandom(10))
+    rand[0] = 0x70 | (rand[0] & 0x0F)  # version 7
+    rand[2] = 0x80 | (rand[2] & 0x3F)  # RFC 4122 variant
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62
-    value |= rand & ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+    return "ev_" + letters(ms.to_bytes(6, "big") + bytes(rand))
 
 
 def kafka_key(event: BaseEvent) -> bytes | None:
@@ -117,20 +124,24 @@ class EventBuilder:
         """The typed event, or :class:`ContractError` naming the first bad field."""
         cls = EVENT_CLASSES[event_type]
         data: dict[str, Any] = {
-            "event_id": event_id or new_event_id(),
-            "occurred_at": occurred_at or datetime.now(UTC),
+            "event_id": new_event_id() if event_id is None else event_id,
+            "occurred_at": datetime.now(UTC) if occurred_at is None else occurred_at,
             "source": self.source,
-            "actor": actor or self.service_actor,
+            "actor": self.service_actor if actor is None else actor,
             **fields,
         }
         if policy_version is not None:
             data["policy_version"] = policy_version
         if subject is not None:
-            pseudo = (
-                subject
-                if isinstance(subject, Pseudonym)
-                else self.pseudonymiser.pseudonymise(subject)
-            )
+            try:
+                pseudo = (
+                    subject
+                    if isinstance(subject, Pseudonym)
+                    else self.pseudonymiser.pseudonymise(subject)
+                )
+            except ContractError:
+                self.metrics.refused("contract")
+                raise
             data["subject_id"] = pseudo.value
             data["subject_key_id"] = pseudo.key_id
             if data["actor"].kind == "subject" and data["actor"].id == _SUBJECT_ID:

@@ -130,8 +130,10 @@ class AuditClient(EventMethods[str]):
         policy: VocabularyPolicy | None = None,
         registry: CollectorRegistry | None = None,
         producer_config: Mapping[str, Any] | None = None,
+        pseudonymiser: Pseudonymiser | None = None,
     ) -> AuditClient:
-        """A client configured by :class:`SdkSettings`; ``producer_config`` adds to TLS/SASL."""
+        """A client configured by :class:`SdkSettings`; ``producer_config`` adds to TLS/SASL,
+        ``pseudonymiser`` replaces the settings' key."""
         if policy is None and settings.policy_path is not None:
             from privtrail.policy import load_policy
 
@@ -143,7 +145,7 @@ class AuditClient(EventMethods[str]):
             topic=settings.topic,
             policy=policy,
             spool_dir=settings.resolved_spool_dir(),
-            pseudonym_key=settings.pseudonymiser(),
+            pseudonym_key=pseudonymiser or settings.pseudonymiser(),
             dev_mode=settings.dev_mode,
             on_invalid=settings.on_invalid,
             producer_config={**settings.producer_config(), **dict(producer_config or {})},
@@ -193,6 +195,12 @@ class AuditClient(EventMethods[str]):
         """Send an already-built typed event (its ``subject_id`` must be a pseudonym)."""
         if not isinstance(event, BaseEvent):
             raise ContractError("", f"expected a typed event, not {type(event).__name__}")
+        try:
+            # re-validated: a model_construct()ed event would otherwise skip the contract
+            event = parse_event(event.to_json())
+        except ContractError:
+            self.metrics.refused("contract")
+            raise
         self._builder.check(event)
         return self._submit(event)
 

@@ -1,9 +1,13 @@
 """Keyed pseudonyms for data subjects: the audit log never holds a raw identifier.
 
-``subject_id = "ps_" + base32(HMAC-SHA-256(key, subject)[:20])``: 160 bits, so collisions are
-not a concern, lowercase so it reads well in queries. Without the key a pseudonym cannot be
-linked back to a subject (no dictionary attack on customer numbers); an investigator who
-holds the key recomputes it with ``privtrail pseudonym``. The key id travels in every event
+``subject_id = "ps_" + letters(HMAC-SHA-256(key, subject)[:20])``: 160 bits, so collisions
+are not a concern. ``letters`` is hex written with the digits ``a``-``p`` instead of
+``0-9a-f`` (40 characters): the contract refuses any value with a run of 8+ digits as a
+possible phone number, and plain hex or base32 would make some pseudonyms look like one.
+
+Without the key a pseudonym cannot be linked back to a subject (no dictionary attack on
+customer numbers); an investigator who holds the key recomputes it with
+``privtrail pseudonym``. The key id travels in every event
 (``subject_key_id``) so a key can be rotated without mixing pseudonym spaces.
 """
 
@@ -27,8 +31,15 @@ DEV_KEY_ID = "dev-insecure"
 # by DEV_KEY_ID in every event so such events are recognisable later.
 DEV_KEY = b"privtrail-dev-mode-key-not-secret"
 
+_HEX_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def letters(data: bytes) -> str:
+    """``data`` as hex over the letters ``a``-``p`` (no digits); order-preserving."""
+    return data.hex().translate(_HEX_TO_LETTERS)
 
 
 def parse_key(text: str, *, setting: str = "PRIVTRAIL_PSEUDONYM_KEY") -> bytes:
@@ -104,8 +115,7 @@ class Pseudonymiser:
         if not isinstance(subject, str) or not subject:
             raise ContractError("subject_id", "a subject identifier must be a non-empty string")
         digest = hmac.new(self.key, subject.encode("utf-8"), hashlib.sha256).digest()
-        encoded = base64.b32encode(digest[:DIGEST_BYTES]).decode("ascii").lower()
-        return PREFIX + encoded  # 20 bytes -> exactly 32 base32 characters, no padding
+        return PREFIX + letters(digest[:DIGEST_BYTES])
 
     def pseudonymise(self, subject: str) -> Pseudonym:
         return Pseudonym(self.pseudonym(subject), self.key_id)

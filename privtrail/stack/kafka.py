@@ -105,7 +105,10 @@ def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
         return False
     try:
         admin.list_topics()  # a MetadataRequest for all topics
-        return True
+        # Metadata can answer a moment before the broker is unfenced; until then topic
+        # creation fails, so wait for an unfenced broker too.
+        brokers = admin.describe_cluster().get("brokers") or []
+        return any(not broker.get("is_fenced", False) for broker in brokers)
     except Exception:
         return False
     finally:

@@ -7,7 +7,10 @@ environment variables that chose the ports.
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,9 +122,25 @@ class Stack:
         ports = StackPorts.from_env(fallback=read_state(home))
         return cls(home=home, ports=ports)
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One ``up``/``down`` at a time per home (two shells, or a test and the demo)."""
+        lock = self.home / "run" / "stack.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def up(self, timeout: float = 120.0) -> StackStatus:
         """Start what is not running and wait until both answer. Idempotent."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        with self._exclusive():
+            self._up(timeout)
+        return self.status()
+
+    def _up(self, timeout: float) -> None:
         self._check_ports_match_running()
         # Check every port before spawning anything, so a busy port leaves nothing behind.
         if not self.kafka.is_running():
@@ -147,7 +166,6 @@ class Stack:
             write_state(self.home, self.ports)  # so 'down' finds what did start
             raise
         write_state(self.home, self.ports)
-        return self.status()
 
     def _check_ports_match_running(self) -> None:
         """Refuse to start a second broker when ours already runs on other ports."""
@@ -162,12 +180,15 @@ class Stack:
 
     def down(self) -> None:
         """Stop our processes (pid files prove ownership); data stays."""
+        if not self.home.exists():
+            return  # nothing was ever started here
         errors: list[str] = []
-        for server in (self.kafka, self.clickhouse):
-            try:
-                server.stop()
-            except StackError as exc:
-                errors.append(str(exc))
+        with self._exclusive():
+            for server in (self.kafka, self.clickhouse):
+                try:
+                    server.stop()
+                except StackError as exc:
+                    errors.append(str(exc))
         if errors:
             raise StackError("; ".join(errors))
 

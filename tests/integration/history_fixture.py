@@ -16,14 +16,10 @@ uses), builds rows with ``privtrail.sinks.rows`` and hashes leaves with ``privtr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from privtrail.alerts import Alert
-from privtrail.events import format_timestamp, parse_event
-from privtrail.scenario import colabox_scenario
 from privtrail.sinks.migrate import migrate
 from privtrail.sinks.rows import (
     ALERT_COLUMNS,
@@ -32,6 +28,10 @@ from privtrail.sinks.rows import (
     event_row,
     full_event_row,
 )
+
+from privtrail.alerts import Alert
+from privtrail.events import format_timestamp, parse_event
+from privtrail.scenario import colabox_scenario, scenario_subjects
 from privtrail.tlog import Checkpoint, MerkleTree, NoteSigner, leaf_hash, sign_checkpoint
 
 START = datetime(2019, 3, 4, 0, 30, tzinfo=UTC)  # Monday 09:30 KST
@@ -46,7 +46,8 @@ POLICY_VERSION = "2020-08-26"
 SIGNER_KEY = "PRIVATE+KEY+privtrail.test+ea707021+AYtZAXplM3qLXKSeNOoUXBBXxDnisxQUftw3Bn72v1of"
 VERIFIER_KEY = "privtrail.test+ea707021+Ac/+G+4v/bN0xfUFkcnLnLuvVXp47SDOyK3VzfQqs9G9"
 
-A, B, C, D, E = (f"ps_inv_subject_{x}" for x in "abcde")
+A, B, C = scenario_subjects("inv")
+D, E = "ps_inv_d", "ps_inv_e"
 AGENT, INTRUDER, OFFICER = "agent-7", "agent-9", "privacy-officer-1"
 
 
@@ -240,16 +241,44 @@ def _extras() -> list[dict[str, Any]]:
             None,
         ),
         # D's web_visit_record destroyed two months late; E's is still held, overdue.
-        (_at(6), "archiver",
-         {"type": "destroyed", "subject_id": D, "items": ["web_visit_record"],
-          "method": "irrecoverable_delete", "reason": "retention_expired"}, None),
-        (format_timestamp(datetime(2018, 11, 15, 2, 0, tzinfo=UTC)), "colabox-app",
-         {"type": "collected", "subject_id": E, "context": "service_use", "method": "service_use",
-          "items": ["web_visit_record"], "purposes": ["legal_compliance"]}, None),
+        (
+            _at(6),
+            "archiver",
+            {
+                "type": "destroyed",
+                "subject_id": D,
+                "items": ["web_visit_record"],
+                "method": "irrecoverable_delete",
+                "reason": "retention_expired",
+            },
+            None,
+        ),
+        (
+            format_timestamp(datetime(2018, 11, 15, 2, 0, tzinfo=UTC)),
+            "colabox-app",
+            {
+                "type": "collected",
+                "subject_id": E,
+                "context": "service_use",
+                "method": "service_use",
+                "items": ["web_visit_record"],
+                "purposes": ["legal_compliance"],
+            },
+            None,
+        ),
         # A purpose the policy never declares (UNKNOWN_TERM): the register shows it.
-        (_at(7), "web",
-         {"type": "used", "subject_id": E, "items": ["analytics_cookie"],
-          "purpose": "ad_profiling", "operation": "process"}, None),
+        (
+            _at(7),
+            "web",
+            {
+                "type": "used",
+                "subject_id": E,
+                "items": ["analytics_cookie"],
+                "purpose": "ad_profiling",
+                "operation": "process",
+            },
+            None,
+        ),
     ]
     out = []
     for n, (when, service, body, actor) in enumerate(rows, start=101):
@@ -267,8 +296,7 @@ def _extras() -> list[dict[str, Any]]:
 
 def colabox_history() -> list[dict[str, Any]]:
     """Every event of the history in JSON form, in time order."""
-    base = json.dumps(colabox_scenario(START, prefix="inv"))
-    scenario = json.loads(base.replace("ps_demo_subject_", "ps_inv_subject_"))
+    scenario = colabox_scenario(START, prefix="inv")
     return sorted(scenario + _extras(), key=lambda e: (e["occurred_at"], e["event_id"]))
 
 

@@ -4,6 +4,9 @@ restart, nothing left after down, and the ClickHouse grants from users.xml."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,14 +30,15 @@ pytestmark = pytest.mark.integration
 
 
 def _processes_mentioning(path: Path) -> list[int]:
-    """Live pids whose command line mentions ``path`` (our servers put their home there)."""
+    """Live server pids whose command line mentions ``path`` (our servers put their home
+    there). The test session's own watchdog also names the home; it is not a server."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
         cmdline = process_cmdline(pid)
-        if cmdline and str(path) in cmdline and is_alive(pid):
+        if cmdline and str(path) in cmdline and "stack.watchdog" not in cmdline and is_alive(pid):
             found.append(pid)
     return found
 
@@ -216,10 +220,41 @@ def test_each_server_restarts_alone(own_stack: Stack) -> None:
     own_stack.kafka.start()
     assert own_stack.kafka.is_ready()
 
+    ch = _ch(own_stack)
+    ch.command(
+        "CREATE TABLE IF NOT EXISTS default.crash (id UInt32) ENGINE = MergeTree ORDER BY id"
+    )
+    ch.insert("default.crash", [[41], [1]], column_names=["id"])
+    ch.close()
     assert own_stack.clickhouse.kill()  # crash, not a clean stop
     assert not own_stack.clickhouse.is_running()
     own_stack.clickhouse.start()
     assert own_stack.status().up
+    ch = _ch(own_stack)
+    assert ch.query("SELECT sum(id) FROM default.crash").result_rows == [(42,)]
+    ch.close()
+
+
+def test_kafka_recovers_after_sigkill(own_stack: Stack) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    topic = f"crash-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=own_stack.kafka.bootstrap, acks="all")
+    producer.send(topic, b"before-crash").get(timeout=30)
+    producer.close()
+    assert own_stack.kafka.kill()
+    own_stack.kafka.start()
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=own_stack.kafka.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=15000,
+    )
+    try:
+        values = [record.value for record in consumer]
+    finally:
+        consumer.close()
+    assert values == [b"before-crash"]
 
 
 def test_down_leaves_no_process(own_stack: Stack) -> None:
@@ -232,3 +267,26 @@ def test_down_leaves_no_process(own_stack: Stack) -> None:
     assert not (own_stack.home / "run" / "kafka.pid").exists()
     assert not (own_stack.home / "run" / "clickhouse.pid").exists()
     own_stack.down()  # idempotent too
+
+
+def test_watchdog_stops_a_stack_whose_owner_died(tmp_path: Path) -> None:
+    """A test session killed without teardown must not leave servers running."""
+    home = tmp_path / "orphan-home"
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from privtrail.stack.testing import start_throwaway_stack\n"
+        "stack = start_throwaway_stack(Path(sys.argv[1]))\n"
+        "print(stack.kafka.pid(), stack.clickhouse.pid(), flush=True)\n"
+        "os._exit(9)\n"  # dies without any teardown
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=180
+    )
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2, done.stderr
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(is_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not any(is_alive(pid) for pid in pids)
+    assert _processes_mentioning(home) == []

@@ -1,4 +1,4 @@
-"""DISCLOSURE_WITHOUT_BASIS, UNAUTHORIZED_PROCESSOR, IDENTIFIABLE_STATISTICS, NOTICE_PERIOD_SHORT."""
+"""Disclosure rules (basis, processors, statistics) and NOTICE_PERIOD_SHORT."""
 
 from __future__ import annotations
 

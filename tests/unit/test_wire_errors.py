@@ -254,3 +254,11 @@ def test_record_to_alert_names_a_missing_field() -> None:
     del record["rule"]
     with pytest.raises(ContractError, match="rule: missing required field"):
         record_to_alert(record)
+
+
+@pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview], ids=lambda w: w.__name__)
+def test_any_bytes_like_buffer_decodes(wrap: Any) -> None:
+    # Kafka clients hand out bytes; zero-copy consumers may hand out a memoryview.
+    assert decode_event(wrap(GOOD)) == EVENT
+    with pytest.raises(WireError, match="bad magic"):
+        decode_event(wrap(b"\x00" + GOOD[1:]))

@@ -1,0 +1,156 @@
+"""The SDK's cost, next to a bare kafka-python producer sending the same bytes.
+
+    /tmp/pv/bin/python benchmarks/bench_sdk.py [--number N] [--bootstrap HOST:PORT]
+
+Without ``--bootstrap`` it starts its own Apache Kafka broker (privtrail.stack, in a temp
+home) and stops it at the end. It reports, for one process:
+
+* caller-side cost per event (median, p99, in microseconds): what a service's thread pays
+  for ``audit.used(...)`` (validation + pseudonym + encoding + enqueue), against the bare
+  ``producer.send(topic, value, key)`` of pre-encoded bytes;
+* sustained events/s into the broker, from the first call until ``flush()`` returns, for both.
+
+Ratios (SDK / bare) are measured in the same run, so they mean something on a shared machine.
+Not a test: nothing here passes or fails. Targets: caller median/p99 < 50 us, >= 20,000/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient
+from prometheus_client import CollectorRegistry
+
+from privtrail.sdk import AuditClient, staff
+from privtrail.sdk.producer import build_producer
+
+KEY = bytes(range(32))
+SUBJECTS = 1_000
+
+
+@contextmanager
+def local_kafka() -> Iterator[str]:
+    """A throw-away local stack (the same one the integration tests start)."""
+    from privtrail.stack.testing import start_throwaway_stack
+
+    with tempfile.TemporaryDirectory(prefix="bench-sdk-") as home:
+        stack = start_throwaway_stack(Path(home))
+        try:
+            yield stack.kafka.bootstrap
+        finally:
+            stack.down()
+
+
+def new_topic(admin: Any) -> str:
+    name = f"bench-sdk-{uuid.uuid4().hex[:8]}"
+    admin.create_topics({name: {"num_partitions": 4, "replication_factor": 1}},
+                        wait_for_metadata=True)
+    return name
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_sdk(bootstrap: str, topic: str, number: int, spool: Path) -> tuple[list[float], float,
+                                                                              list[tuple[Any, Any]]]:
+    """Per-call microseconds and events/s; also returns the (key, value) bytes it sent."""
+    audit = AuditClient(bootstrap=bootstrap, service="bench", topic=topic, spool_dir=spool,
+                        pseudonym_key=KEY, pseudonym_key_id="bench", registry=CollectorRegistry())
+    actor = staff("agent-7")
+    audit.used("warm-up", items=["phone"], purpose="user_management", operation="view")
+    assert audit.flush(30)
+    costs: list[float] = []
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    for n in range(number):
+        t0 = clock()
+        audit.used(f"customer-{n % SUBJECTS}", items=["phone", "email"],
+                   purpose="user_management", operation="view", actor=actor)
+        costs.append((clock() - t0) / 1000)
+    flushed = audit.flush(300)
+    elapsed = time.perf_counter() - started
+    spooled = audit.metrics.spooled._value.get()
+    audit.close()
+    if not flushed:
+        raise SystemExit("the SDK did not deliver everything within 300 s")
+    if spooled:
+        print(f"   note: {spooled:.0f} events overflowed to the spool during the SDK run")
+    # the same bytes for the bare run: built by the SDK's own builder, outside any timing
+    builder = audit._builder
+    sample = [builder.encode(builder.build(
+        "used", f"customer-{n % SUBJECTS}",
+        {"items": ["phone", "email"], "purpose": "user_management", "operation": "view"},
+        actor=actor)) for n in range(number)]
+    return costs, number / elapsed, sample
+
+
+def run_bare(bootstrap: str, topic: str, records: list[tuple[Any, Any]]) -> tuple[list[float],
+                                                                                   float]:
+    producer = build_producer(bootstrap)  # the same settings: acks=all, idempotence, linger
+    producer.send(topic, value=records[0][1], key=records[0][0]).get(timeout=30)
+    costs: list[float] = []
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    for key, value in records:
+        t0 = clock()
+        producer.send(topic, value=value, key=key)
+        costs.append((clock() - t0) / 1000)
+    producer.flush(timeout=300)
+    elapsed = time.perf_counter() - started
+    producer.close()
+    return costs, len(records) / elapsed
+
+
+def report(number: int, sdk: tuple[list[float], float], bare: tuple[list[float], float]) -> None:
+    (sdk_costs, sdk_rate), (bare_costs, bare_rate) = sdk, bare
+    rows = [
+        ("caller median (us)", statistics.median(sdk_costs), statistics.median(bare_costs)),
+        ("caller p99 (us)", pct(sdk_costs, 0.99), pct(bare_costs, 0.99)),
+        ("caller p99.9 (us)", pct(sdk_costs, 0.999), pct(bare_costs, 0.999)),
+        ("sustained events/s", sdk_rate, bare_rate),
+    ]
+    print(f"SDK vs bare kafka-python, {number} events, 4 partitions, acks=all, idempotent")
+    print(f"{'':22}{'SDK':>12}{'bare':>12}{'SDK/bare':>10}")
+    for name, a, b in rows:
+        print(f"{name:22}{a:12.1f}{b:12.1f}{a / b:10.2f}")
+    print(f"targets: caller median and p99 < 50 us -> "
+          f"{'met' if pct(sdk_costs, 0.99) < 50 else 'p99 NOT met'}"
+          f" (median {'met' if statistics.median(sdk_costs) < 50 else 'NOT met'}); "
+          f">= 20000 events/s -> {'met' if sdk_rate >= 20_000 else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--number", type=int, default=100_000)
+    parser.add_argument("--bootstrap", help="use this broker instead of starting one")
+    args = parser.parse_args()
+    with (local_kafka() if args.bootstrap is None else _given(args.bootstrap)) as bootstrap:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-sdk-spool-") as spool:
+                sdk_costs, sdk_rate, records = run_sdk(
+                    bootstrap, new_topic(admin), args.number, Path(spool)
+                )
+            bare = run_bare(bootstrap, new_topic(admin), records)
+        finally:
+            admin.close()
+    report(args.number, (sdk_costs, sdk_rate), bare)
+
+
+@contextmanager
+def _given(bootstrap: str) -> Iterator[str]:
+    yield bootstrap
+
+
+if __name__ == "__main__":
+    main()

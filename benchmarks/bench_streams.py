@@ -1,0 +1,339 @@
+"""Stream worker throughput and send-to-alert latency, next to a bare aiokafka loop.
+
+    /tmp/pv/bin/python benchmarks/bench_streams.py [--bootstrap HOST:PORT] [--events N]
+        [--rate R] [--seconds S] [--partitions P]
+
+Starts a throwaway local stack (real Apache Kafka; the stack brings ClickHouse too)
+unless ``--bootstrap`` names a running broker. Then, on fresh topics:
+
+1. throughput: N events are produced up front; one ``privtrail worker`` (subprocess)
+   drains them through validate + enforce; the rate is read from the worker group's
+   committed offsets on the valid topic (the enforce agent's progress). The baseline is
+   a bare aiokafka loop (subprocess) doing the same two hops without decoding, rules or
+   tables: events -> copy topic -> out topic, measured the same way.
+2. latency: events are sent through the SDK (``AuditClient``) at R events/s for S s; every
+   tenth one raises an alert; latency = alert seen on ``privacy.alerts`` - ``emit`` call.
+   The baseline sends the same way and times the same events through the bare loop.
+
+Prints events/s, p50/p99 and the ratios to the baseline. Not a test: nothing passes or
+fails. The machine is shared and noisy; compare ratios, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+READY = "[^Worker]: Ready"
+
+
+# -- the bare baseline: two aiokafka hops, no decoding ------------------------------------
+async def baseline_loop(bootstrap: str, group: str, src: str, mid: str, out: str) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    await producer.start()
+
+    async def hop(topic: str, to: str) -> None:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                                    auto_offset_reset="earliest", enable_auto_commit=True,
+                                    auto_commit_interval_ms=1000)
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=100, max_records=1000)
+                for records in batches.values():
+                    for r in records:
+                        await producer.send(to, value=r.value, key=r.key)
+        finally:
+            await consumer.stop()
+
+    try:
+        await asyncio.gather(hop(src, mid), hop(mid, out))
+    finally:
+        await producer.stop()
+
+
+# -- helpers --------------------------------------------------------------------------------
+def letters(n: int) -> str:
+    """``n`` in base-26 letters: ids with long digit runs read as phone numbers."""
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out = chr(ord("a") + r) + out
+        if n == 0:
+            return out
+
+
+def committed(admin: Any, group: str, topic: str) -> int:
+    try:
+        offsets = admin.list_consumer_group_offsets(group)
+    except Exception:
+        return 0
+    return sum(o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0)
+
+
+def drain_rate(admin: Any, group: str, topic: str, total: int, timeout: float) -> float:
+    """Events/s between the first committed progress and the last event committed."""
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = committed(admin, group, topic)
+        now = time.monotonic()
+        if first is None and done > 0:
+            first = (now, done)
+        if done >= total and first is not None:
+            return (total - first[1]) / max(now - first[0], 1e-9)
+        time.sleep(0.1)
+    raise RuntimeError(f"{group} did not drain {topic} in {timeout} s "
+                       f"({committed(admin, group, topic)}/{total})")
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path, ready: str | None,
+                  timeout: float = 120) -> subprocess.Popen[bytes]:
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    if ready is None:
+        return proc
+    deadline = time.monotonic() + timeout
+    while ready not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{args[2:5]} did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def workload(tag: str, n: int, subjects: int) -> tuple[list[dict[str, Any]], set[str]]:
+    """``n`` JSON-form events after one ``collected`` per subject; every tenth event is a
+    use for an undeclared purpose (an alert). Returns the forms and the alerting ids."""
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    forms: list[dict[str, Any]] = []
+    alerting: set[str] = set()
+    base = {"source": {"service": "bench-app"}, "actor": {"kind": "service", "id": "bench-app"}}
+
+    def add(body: dict[str, Any]) -> str:
+        eid = f"bs-{tag}-{letters(len(forms))}"
+        stamp = (t0 + timedelta(milliseconds=len(forms))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        forms.append({**base, "event_id": eid, "occurred_at": stamp, **body})
+        return eid
+
+    people = [f"ps_bench_{tag}_{letters(i)}" for i in range(subjects)]
+    for p in people:
+        add({"type": "collected", "subject_id": p, "context": "tech_support",
+             "method": "inquiry_board", "items": ["email", "contact_name"],
+             "purposes": ["user_management"]})
+    for k in range(n):
+        p = people[k % subjects]
+        purpose = "service_improvement" if k % 10 == 9 else "user_management"
+        eid = add({"type": "used", "subject_id": p, "items": ["email"], "purpose": purpose,
+                   "operation": "view"})
+        if k % 10 == 9:
+            alerting.add(eid)
+    return forms, alerting
+
+
+def produce(bootstrap: str, topic: str, forms: list[dict[str, Any]]) -> None:
+    from kafka import KafkaProducer
+
+    from privtrail.events import parse_event
+    from privtrail.wire import encode_event
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=262144)
+    for form in forms:
+        event = parse_event(form)
+        producer.send(topic, key=event.subject_id.encode() if event.subject_id else None,
+                      value=encode_event(event))
+    producer.flush()
+    producer.close()
+
+
+def paced_latency(bootstrap: str, events_topic: str, watch: str, forms: list[dict[str, Any]],
+                  measured: set[str], rate: int, id_of: Callable[[bytes], str | None],
+                  spool: Path) -> list[float]:
+    """Send ``forms`` through the SDK at ``rate``/s; seconds from emit to ``watch``."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from privtrail.sdk import AuditClient
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False, fetch_max_wait_ms=10)
+    tps = [TopicPartition(watch, p) for p in sorted(consumer.partitions_for_topic(watch))]
+    consumer.assign(tps)
+    consumer.seek_to_end(*tps)
+    for tp in tps:
+        consumer.position(tp)
+    seen: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    stop_flag = threading.Event()
+
+    def watch_loop() -> None:
+        while not stop_flag.is_set():
+            for records in consumer.poll(timeout_ms=50).values():
+                now = time.monotonic()
+                for r in records:
+                    eid = id_of(r.value)
+                    if eid is not None and eid not in seen:
+                        seen[eid] = now
+
+    watcher = threading.Thread(target=watch_loop)
+    watcher.start()
+    client = AuditClient(bootstrap=bootstrap, service="bench-app", topic=events_topic,
+                         dev_mode=True, spool_dir=spool, producer_config={"linger_ms": 1})
+    try:
+        start = time.monotonic()
+        for n, form in enumerate(forms):
+            due = start + n / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent[form["event_id"]] = time.monotonic()
+            client.emit_json(form)
+        client.flush(30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not measured <= set(seen):
+            time.sleep(0.2)
+    finally:
+        client.close()
+        stop_flag.set()
+        watcher.join()
+        consumer.close()
+    missing = len(measured - set(seen))
+    if missing:
+        print(f"   ({missing} of {len(measured)} measured events not seen in time)")
+    return sorted(seen[e] - sent[e] for e in measured if e in seen)
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+# -- the run ------------------------------------------------------------------------------------
+def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from privtrail.wire import decode_alert
+
+    tag = letters(int(uuid.uuid4().hex[:6], 16))
+    t = {name: f"bench.{name}.{tag}" for name in
+         ("events", "valid", "dlq", "alerts", "copy", "out", "levents", "lcopy", "lout")}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(name, args.partitions, 1) for name in t.values()])
+    app_id = f"bench-worker-{tag}"
+    env = {**os.environ, "PRIVTRAIL_HOME": str(work), "PRIVTRAIL_TOPIC_EVENTS": t["events"],
+           "PRIVTRAIL_TOPIC_VALID": t["valid"], "PRIVTRAIL_TOPIC_DLQ": t["dlq"],
+           "PRIVTRAIL_TOPIC_ALERTS": t["alerts"], "PRIVTRAIL_WORKER_LOG_LEVEL": "warning"}
+    worker_cmd = [sys.executable, "-m", "privtrail.cli.main", "worker", "--bootstrap",
+                  bootstrap, "--partitions", str(args.partitions), "--app-id", app_id,
+                  "--loglevel", "info"]
+    me = [sys.executable, __file__]
+
+    forms, _ = workload(tag, args.events, args.subjects)
+    print(f"throughput: {len(forms):,} events, {args.subjects:,} subjects, "
+          f"{args.partitions} partitions, one worker")
+    produce(bootstrap, t["events"], forms)
+
+    base = start_process(me + ["--baseline-loop", bootstrap, f"base-{tag}", t["events"],
+                               t["copy"], t["out"]], env, work / "base.log", None)
+    try:
+        base_rate = drain_rate(admin, f"base-{tag}", t["copy"], len(forms), 600)
+    finally:
+        stop(base)
+    worker = start_process(worker_cmd, env, work / "worker.log", READY)
+    try:
+        rate = drain_rate(admin, app_id, t["valid"], len(forms), 900)
+        print(f"  bare aiokafka loop (2 hops)   {base_rate:10,.0f} events/s")
+        print(f"  worker validate + enforce     {rate:10,.0f} events/s   "
+              f"ratio {rate / base_rate:.2f} of bare (target >= 10,000/s)")
+
+        n_live = args.rate * args.seconds
+        live, alerting = workload(tag + "l", n_live, args.subjects)
+        # The collected events first, unmeasured, so every subject exists.
+        warm, run_forms = live[:args.subjects], live[args.subjects:]
+        produce(bootstrap, t["events"], warm)
+        time.sleep(3)
+        print(f"latency: SDK emit -> alert on privacy.alerts, {args.rate:,} events/s for "
+              f"{args.seconds} s ({len(alerting):,} alerts measured)")
+
+        def alert_event(value: bytes) -> str | None:
+            return decode_alert(value).event_id
+
+        lat = paced_latency(bootstrap, t["events"], t["alerts"], run_forms, alerting,
+                            args.rate, alert_event, work / "spool-w")
+    finally:
+        stop(worker)
+
+    base = start_process(me + ["--baseline-loop", bootstrap, f"lbase-{tag}", t["levents"],
+                               t["lcopy"], t["lout"]], env, work / "lbase.log", None)
+    try:
+        time.sleep(5)  # the group joins
+        from privtrail.wire import decode_event
+
+        def event_id(value: bytes) -> str | None:
+            return decode_event(value).event_id
+
+        produce(bootstrap, t["levents"], warm)
+        base_lat = paced_latency(bootstrap, t["levents"], t["lout"], run_forms, alerting,
+                                 args.rate, event_id, work / "spool-b")
+    finally:
+        stop(base)
+    admin.close()
+    if not lat or not base_lat:
+        print("  no latency samples")
+        return
+    for label, values in (("bare aiokafka loop (2 hops)", base_lat), ("worker", lat)):
+        print(f"  {label:28s}  p50 {pct(values, 50) * 1000:7.1f} ms   "
+              f"p99 {pct(values, 99) * 1000:7.1f} ms   max {max(values) * 1000:7.1f} ms")
+    print(f"  ratio p99 worker / bare: {pct(lat, 99) / pct(base_lat, 99):.1f}   "
+          f"(target p99 < 1000 ms)")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--baseline-loop":
+        asyncio.run(baseline_loop(*sys.argv[2:7]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", help="a running broker (default: a throwaway stack)")
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--subjects", type=int, default=2_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rate", type=int, default=2_000, help="events/s while timing latency")
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
+        work = Path(tmp)
+        if args.bootstrap:
+            run(args.bootstrap, args, work)
+            return
+        from privtrail.stack.testing import start_throwaway_stack
+
+        stack = start_throwaway_stack(work / "stack")
+        try:
+            run(stack.kafka.bootstrap, args, work)
+        finally:
+            stack.down()
+
+
+if __name__ == "__main__":
+    main()

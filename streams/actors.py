@@ -1,0 +1,67 @@
+"""The actor side: valid events re-keyed by actor, each actor's state in its own table.
+
+The validate agent repartitions (sends each event that has an :func:`actor_key` to the
+actor topic, keyed by that actor), so one actor's events meet in one partition, in order,
+whatever subjects they touch. Handler authorisations and bulk-access windows live here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from privtrail.streams.enforce import send_alerts
+from privtrail.streams.ledger import LedgerCache, StepResult
+
+from privtrail.engine import ActorEngine, ActorState
+from privtrail.errors import ContractError, WireError
+from privtrail.policy import Policy
+from privtrail.wire import decode_event
+
+if TYPE_CHECKING:
+    from privtrail.streams.app import Topology
+
+log = logging.getLogger(__name__)
+
+
+class ActorStep:
+    """Apply one event to one actor's ledger (table value bytes)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.engine = ActorEngine(policy)
+        self.cache: LedgerCache[ActorState] = LedgerCache(
+            ActorState.from_dict, lambda a: ActorState(actor_id=a))
+
+    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
+        ledger = self.cache.get(key, raw)
+        again = ledger.replay(event.event_id)
+        if again is not None:
+            return StepResult(raw or ledger.to_bytes(), again, replayed=True)
+        alerts = self.engine.process(ledger.state, event)
+        ledger.remember(event.event_id, alerts)
+        value = ledger.to_bytes()
+        self.cache.put(key, value, ledger)
+        return StepResult(value, alerts, replayed=False)
+
+
+def register(topo: Topology) -> None:
+    """Add the actor agent (actor topic -> actor table -> alerts)."""
+    step = topo.actor_step
+    actors = topo.actors
+
+    @topo.app.agent(topo.actor_events, name="privtrail.actors")  # type: ignore[untyped-decorator]
+    async def actor_agent(stream: Any) -> None:
+        async for record in stream.events():
+            key = record.key
+            try:
+                event = decode_event(record.value)
+            except (WireError, ContractError) as exc:
+                log.error("undecodable record on %s[%d]@%d skipped: %s", record.message.topic,
+                          record.message.partition, record.message.offset, exc)
+                continue
+            if not key:
+                continue  # only the validate agent writes here, always with a key
+            result = step.on_event(key, actors.get(key), event)
+            if not result.replayed:
+                actors[key] = result.value
+            await send_alerts(topo, result.alerts)

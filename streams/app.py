@@ -1,0 +1,150 @@
+"""The Faust app: topics, tables and agents of the worker, built from :class:`WorkerSettings`.
+
+Topology (names are the defaults)::
+
+    privacy.events --validate--> privacy.events.valid --enforce--> privacy.alerts --notify-->
+          |            |  (keyed by subject)     [subjects table]        webhooks, log
+          |            +--> <app>-actors --actors--> [actors table] --> privacy.alerts
+          +--> privacy.events.dlq (original bytes, reason in headers)
+    timer --reads--> [deadline index] --> <app>-deadline-ticks --deadlines--> [subjects]
+                                                                      --> privacy.alerts
+
+Processing guarantee: at least once, with replays made harmless by the per-key ledgers
+(:mod:`privtrail.streams.ledger`) and deterministic alert ids; docs/streams.md says why
+Faust's exactly-once mode is not used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import faust
+from privtrail.streams import actors, deadlines, enforce, notify, validate
+from privtrail.streams.actors import ActorStep
+from privtrail.streams.deadlines import Clock, index_value
+from privtrail.streams.enforce import SubjectStep
+from privtrail.streams.notify import WebhookNotifier
+from privtrail.streams.settings import WorkerSettings
+
+from privtrail.policy import Policy, default_policy, load_policy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class Topology:
+    """Everything the agents share. Built by :func:`build_app`; one per app."""
+
+    app: faust.App
+    settings: WorkerSettings
+    policy: Policy
+    clock: Clock
+    events: Any  # faust.TopicT; Faust's generics add nothing here
+    valid: Any
+    dlq: Any
+    alerts: Any
+    actor_events: Any
+    ticks: Any
+    subjects: Any  # faust Table: subject pseudonym (bytes) -> ledger (bytes)
+    actors: Any  # faust Table: actor id (bytes) -> ledger (bytes)
+    deadline_index: Any  # faust Table: subject (bytes) -> [due epoch s, partition]
+    subject_step: SubjectStep
+    actor_step: ActorStep
+    notifier: WebhookNotifier | None = None
+
+    def index_deadline(self, key: bytes, due: datetime | None, partition: int) -> None:
+        """Keep the deadline index in step with a subject's earliest deadline.
+
+        Must run inside a stream (tables are written there only); it writes only when
+        the entry changes, so most events cost one lookup.
+        """
+        index = self.deadline_index
+        current = index.get(key)
+        if due is None:
+            if current is not None:
+                del index[key]
+            return
+        value = index_value(due, partition)
+        if current != value:
+            index[key] = value
+
+    def active_partitions(self, topic: str) -> set[int] | None:
+        """Partitions of ``topic`` this worker owns now (None if unknown yet)."""
+        try:
+            actives = self.app.assignor.assigned_actives()
+        except Exception:  # before the first assignment Faust has nothing to say
+            return None
+        return {tp.partition for tp in actives if tp.topic == topic}
+
+
+def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                     value_serializer="raw", partitions=partitions)
+
+
+def faust_app(settings: WorkerSettings) -> faust.App:
+    """The bare ``faust.App`` with the worker's configuration and no agents."""
+    brokers = [f"kafka://{host.strip()}" for host in settings.bootstrap.split(",")]
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        settings.app_id,
+        broker=brokers,
+        store="memory://",  # state is rebuilt from the changelog at start; no RocksDB
+        processing_guarantee="at_least_once",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        datadir=str(data_dir),
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
+        broker_rebalance_timeout=max(20.0, settings.session_timeout * 2),
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.resolved_web_port(),
+        web_in_thread=False,
+    )
+
+
+def build_app(settings: WorkerSettings, *, policy: Policy | None = None,
+              clock: Clock | None = None) -> Topology:
+    """A Faust app with every topic, table and agent of the worker registered."""
+    if policy is None:
+        policy = load_policy(settings.policy_path) if settings.policy_path else default_policy()
+    app = faust_app(settings)
+    n, names = settings.partitions, settings.topics
+
+    def table(name: str) -> Any:
+        # bytes key/value types make Faust use the raw codec: the values are our JSON.
+        return app.Table(name, partitions=n, key_type=bytes, value_type=bytes, default=None)
+
+    topo = Topology(
+        app=app,
+        settings=settings,
+        policy=policy,
+        clock=clock or Clock(settings.clock_offset, settings.deadline_lateness),
+        events=_raw_topic(app, names.events, n),
+        valid=_raw_topic(app, names.valid, n),
+        dlq=_raw_topic(app, names.dlq, n),
+        alerts=_raw_topic(app, names.alerts, n),
+        actor_events=_raw_topic(app, settings.actors_topic, n),
+        ticks=_raw_topic(app, settings.ticks_topic, n),
+        subjects=table("subjects"),
+        actors=table("actors"),
+        deadline_index=table("deadline-index"),
+        subject_step=SubjectStep(policy),
+        actor_step=ActorStep(policy),
+    )
+    validate.register(topo)
+    enforce.register(topo)
+    actors.register(topo)
+    deadlines.register(topo)
+    notify.register(topo)
+    return topo
