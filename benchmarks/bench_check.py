@@ -28,8 +28,9 @@ from fixtures.mixgen import mixed_events  # noqa: E402
 def generate(path: Path, lines: int, subjects: int) -> None:
     span = 365 * 86400 / lines
     with path.open("w", encoding="utf-8") as f:
-        for event in mixed_events(7, lines, subjects, step_seconds=span, noise=0.001,
-                              sloppiness=0.1):
+        for event in mixed_events(
+            7, lines, subjects, step_seconds=span, noise=0.001, sloppiness=0.1
+        ):
             f.write(json.dumps(event, separators=(",", ":")) + "\n")
 
 
@@ -52,8 +53,10 @@ def main() -> None:
         if args.file is None:
             t0 = time.perf_counter()
             generate(path, args.lines, args.subjects)
-            print(f"generated {args.lines:,} lines ({path.stat().st_size / 2**20:.0f} MiB) "
-                  f"in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"generated {args.lines:,} lines ({path.stat().st_size / 2**20:.0f} MiB) "
+                f"in {time.perf_counter() - t0:.1f} s"
+            )
         n = sum(1 for _ in path.open("rb"))
         base = baseline(path)
         exe = Path(sys.executable).with_name("privtrail")
@@ -66,8 +69,10 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         alerts = sum(1 for _ in out_path.open("rb"))
         print(f"baseline (read + json.loads per line): {n / base:,.0f} lines/s")
-        print(f"privtrail check: exit {proc.returncode}, {alerts:,} alerts, {wall:.1f} s wall, "
-              f"{n / wall:,.0f} lines/s, peak RSS {peak:,.0f} MiB")
+        print(
+            f"privtrail check: exit {proc.returncode}, {alerts:,} alerts, {wall:.1f} s wall, "
+            f"{n / wall:,.0f} lines/s, peak RSS {peak:,.0f} MiB"
+        )
         print(f"ratio check/baseline time: {wall / base:.1f}x")
         print("check's own report:", proc.stderr.decode().strip().splitlines()[-1])
 

@@ -73,8 +73,7 @@ def deep_size(obj: Any, seen: set[int] | None = None) -> int:
     elif isinstance(obj, list | tuple | set | frozenset):
         size += sum(deep_size(x, seen) for x in obj)
     elif hasattr(obj, "__slots__"):
-        size += sum(deep_size(getattr(obj, s), seen) for s in obj.__slots__
-                    if hasattr(obj, s))
+        size += sum(deep_size(getattr(obj, s), seen) for s in obj.__slots__ if hasattr(obj, s))
     return size
 
 
@@ -83,17 +82,31 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--subjects", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--sloppiness", type=float, default=0.1,
-                    help="how often services deviate from the policy (1.0 = test mix)")
+    ap.add_argument(
+        "--sloppiness",
+        type=float,
+        default=0.1,
+        help="how often services deviate from the policy (1.0 = test mix)",
+    )
     args = ap.parse_args()
 
     span = 365 * 86400 / args.events  # mean gap so the run covers about a year
     t0 = time.perf_counter()
-    events = [parse_event(d) for d in mixed_events(42, args.events, args.subjects,
-                                                   step_seconds=span, noise=0.001,
-                                                   sloppiness=args.sloppiness)]
-    print(f"generated and decoded {len(events):,} events over {args.subjects:,} subjects "
-          f"in {time.perf_counter() - t0:.1f} s (not timed below)")
+    events = [
+        parse_event(d)
+        for d in mixed_events(
+            42,
+            args.events,
+            args.subjects,
+            step_seconds=span,
+            noise=0.001,
+            sloppiness=args.sloppiness,
+        )
+    ]
+    print(
+        f"generated and decoded {len(events):,} events over {args.subjects:,} subjects "
+        f"in {time.perf_counter() - t0:.1f} s (not timed below)"
+    )
 
     gc.collect()
     gc.freeze()  # the decoded events are long-lived; keep the collector off them
@@ -109,13 +122,17 @@ def main() -> None:
     assert engine is not None
     rate, base_rate = len(events) / best, len(events) / base
     print(f"baseline (dict lookup per event): {base_rate:,.0f} events/s (CPU time)")
-    print(f"engine:                           {rate:,.0f} events/s (CPU time, "
-          f"{best:.2f} s, best of {args.repeat}); wall {len(events) / best_wall:,.0f}/s "
-          f"(load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"engine:                           {rate:,.0f} events/s (CPU time, "
+        f"{best:.2f} s, best of {args.repeat}); wall {len(events) / best_wall:,.0f}/s "
+        f"(load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"ratio engine/baseline time:       {best / base:.1f}x")
     print(f"target {TARGET:,} events/s:            {'met' if rate >= TARGET else 'NOT met'}")
-    print(f"alerts raised: {alerts:,} ({alerts / len(events):.1%} of events); "
-          f"subjects {engine.stats.subjects:,}, actors {engine.stats.actors:,}")
+    print(
+        f"alerts raised: {alerts:,} ({alerts / len(events):.1%} of events); "
+        f"subjects {engine.stats.subjects:,}, actors {engine.stats.actors:,}"
+    )
     print("by rule:", dict(engine.stats.by_rule.most_common()))
 
     subjects = engine.subjects
@@ -128,8 +145,10 @@ def main() -> None:
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     n = max(engine.stats.subjects, 1)
-    print(f"memory held by the engine (tracemalloc): {held / 2**20:.1f} MiB = "
-          f"{held / n:,.0f} bytes per subject (incl. event-id dedupe set and deadline heap)")
+    print(
+        f"memory held by the engine (tracemalloc): {held / 2**20:.1f} MiB = "
+        f"{held / n:,.0f} bytes per subject (incl. event-id dedupe set and deadline heap)"
+    )
     print(f"memory of SubjectState objects alone:    {per_subject:,.0f} bytes per subject")
 
 

@@ -8,7 +8,8 @@ home) and stops it at the end. It reports, for one process:
 * caller-side cost per event (median, p99, in microseconds): what a service's thread pays
   for ``audit.used(...)`` (validation + pseudonym + encoding + enqueue), against the bare
   ``producer.send(topic, value, key)`` of pre-encoded bytes;
-* sustained events/s into the broker, from the first call until ``flush()`` returns, for both.
+* sustained events/s into the broker, from the first call until ``flush()`` returns, for both;
+* process CPU time per event (all threads): steadier than wall-clock rates on a busy machine.
 
 Ratios (SDK / bare) are measured in the same run, so they mean something on a shared machine.
 Not a test: nothing here passes or fails. Targets: caller median/p99 < 50 us, >= 20,000/s.
@@ -17,6 +18,7 @@ Not a test: nothing here passes or fails. Targets: caller median/p99 < 50 us, >=
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -61,8 +63,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_sdk(bootstrap: str, topic: str, number: int, spool: Path) -> tuple[list[float], float,
-                                                                              list[tuple[Any, Any]]]:
+def run_sdk(
+    bootstrap: str, topic: str, number: int, spool: Path
+) -> tuple[list[float], float, float, list[tuple[Any, Any]]]:
     """Per-call microseconds and events/s; also returns the (key, value) bytes it sent."""
     audit = AuditClient(bootstrap=bootstrap, service="bench", topic=topic, spool_dir=spool,
                         pseudonym_key=KEY, pseudonym_key_id="bench", registry=CollectorRegistry())
@@ -71,6 +74,7 @@ def run_sdk(bootstrap: str, topic: str, number: int, spool: Path) -> tuple[list[
     assert audit.flush(30)
     costs: list[float] = []
     clock = time.perf_counter_ns
+    cpu0 = time.process_time()
     started = time.perf_counter()
     for n in range(number):
         t0 = clock()
@@ -79,6 +83,7 @@ def run_sdk(bootstrap: str, topic: str, number: int, spool: Path) -> tuple[list[
         costs.append((clock() - t0) / 1000)
     flushed = audit.flush(300)
     elapsed = time.perf_counter() - started
+    cpu = (time.process_time() - cpu0) / number * 1e6
     spooled = audit.metrics.spooled._value.get()
     audit.close()
     if not flushed:
@@ -91,15 +96,18 @@ def run_sdk(bootstrap: str, topic: str, number: int, spool: Path) -> tuple[list[
         "used", f"customer-{n % SUBJECTS}",
         {"items": ["phone", "email"], "purpose": "user_management", "operation": "view"},
         actor=actor)) for n in range(number)]
-    return costs, number / elapsed, sample
+    return costs, number / elapsed, cpu, sample
 
 
-def run_bare(bootstrap: str, topic: str, records: list[tuple[Any, Any]]) -> tuple[list[float],
-                                                                                   float]:
+Result = tuple[list[float], float, float]  # per-call us, events/s, process CPU us per event
+
+
+def run_bare(bootstrap: str, topic: str, records: list[tuple[Any, Any]]) -> Result:
     producer = build_producer(bootstrap)  # the same settings: acks=all, idempotence, linger
     producer.send(topic, value=records[0][1], key=records[0][0]).get(timeout=30)
     costs: list[float] = []
     clock = time.perf_counter_ns
+    cpu0 = time.process_time()
     started = time.perf_counter()
     for key, value in records:
         t0 = clock()
@@ -107,17 +115,19 @@ def run_bare(bootstrap: str, topic: str, records: list[tuple[Any, Any]]) -> tupl
         costs.append((clock() - t0) / 1000)
     producer.flush(timeout=300)
     elapsed = time.perf_counter() - started
+    cpu = (time.process_time() - cpu0) / len(records) * 1e6
     producer.close()
-    return costs, len(records) / elapsed
+    return costs, len(records) / elapsed, cpu
 
 
-def report(number: int, sdk: tuple[list[float], float], bare: tuple[list[float], float]) -> None:
-    (sdk_costs, sdk_rate), (bare_costs, bare_rate) = sdk, bare
+def report(number: int, sdk: Result, bare: Result) -> None:
+    (sdk_costs, sdk_rate, sdk_cpu), (bare_costs, bare_rate, bare_cpu) = sdk, bare
     rows = [
         ("caller median (us)", statistics.median(sdk_costs), statistics.median(bare_costs)),
         ("caller p99 (us)", pct(sdk_costs, 0.99), pct(bare_costs, 0.99)),
         ("caller p99.9 (us)", pct(sdk_costs, 0.999), pct(bare_costs, 0.999)),
         ("sustained events/s", sdk_rate, bare_rate),
+        ("process CPU us/event", sdk_cpu, bare_cpu),
     ]
     print(f"SDK vs bare kafka-python, {number} events, 4 partitions, acks=all, idempotent")
     print(f"{'':22}{'SDK':>12}{'bare':>12}{'SDK/bare':>10}")
@@ -138,13 +148,14 @@ def main() -> None:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         try:
             with tempfile.TemporaryDirectory(prefix="bench-sdk-spool-") as spool:
-                sdk_costs, sdk_rate, records = run_sdk(
+                sdk_costs, sdk_rate, sdk_cpu, records = run_sdk(
                     bootstrap, new_topic(admin), args.number, Path(spool)
                 )
             bare = run_bare(bootstrap, new_topic(admin), records)
         finally:
             admin.close()
-    report(args.number, (sdk_costs, sdk_rate), bare)
+    print(f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    report(args.number, (sdk_costs, sdk_rate, sdk_cpu), bare)
 
 
 @contextmanager

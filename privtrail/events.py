@@ -32,13 +32,16 @@ from privtrail.errors import ContractError
 
 _TERM = re.compile(r"^[a-z][a-z0-9_]{0,62}(:[a-z0-9][a-z0-9_.\-]{0,62})?$")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
-# Eight or more digits, optionally split by spaces, dots, dashes or brackets: a phone number.
-_PHONE = re.compile(r"(?:\+?\d[\s.\-()]*){8,}")
+# A run of digits and phone separators standing on its own (not inside a word, a UUID or an
+# id like "demo-20261127"): a phone number when it has 9 to 15 digits (E.164's maximum).
+_PHONE_RUN = re.compile(r"(?<![\w@.\-])\+?\(?\d[\d\s.\-()]{6,}\d(?![\w@])")
 
 
 def looks_personal(value: str) -> bool:
     """True when ``value`` looks like a personal value (an e-mail address or a phone number)."""
-    return bool(_EMAIL.search(value) or _PHONE.search(value))
+    if _EMAIL.search(value):
+        return True
+    return any(9 <= sum(c.isdigit() for c in m.group()) <= 15 for m in _PHONE_RUN.finditer(value))
 
 
 def _term(value: str) -> str:
@@ -66,7 +69,10 @@ def _utc(value: datetime) -> datetime:
 Term = Annotated[str, AfterValidator(_term)]
 """A vocabulary term: an id from the policy, never a personal value."""
 Text = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_no_personal)]
-"""Short free text (ids, reasons, references) that must not hold personal values."""
+"""Short text (actor ids, reasons, references) that must not hold personal values."""
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+"""A system-generated identifier (event, request, key, policy version): never checked for
+personal-looking digits, because generated ids are full of them."""
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
 Items = Annotated[list[Term], Field(min_length=1, max_length=64)]
 
@@ -112,7 +118,7 @@ class BaseEvent(_Model):
 
     HAS_SUBJECT: ClassVar[bool] = True
 
-    event_id: Text = Field(description="Globally unique id; the idempotency key")
+    event_id: Id = Field(description="Globally unique id; the idempotency key")
     occurred_at: Timestamp = Field(description="When it happened (RFC 3339, UTC)")
     source: Source
     actor: Actor
@@ -121,10 +127,10 @@ class BaseEvent(_Model):
         validate_default=True,
         description="Pseudonym of the data subject (absent for no-subject types)",
     )
-    subject_key_id: Text | None = Field(
+    subject_key_id: Id | None = Field(
         default=None, description="Id of the key that made the subject pseudonym"
     )
-    policy_version: Text | None = Field(
+    policy_version: Id | None = Field(
         default=None, description="Policy version in force; the engine fills it when absent"
     )
 
@@ -167,7 +173,7 @@ class Used(BaseEvent):
     purpose: Term
     operation: Term
     reason: Text | None = None
-    request_id: Text | None = None
+    request_id: Id | None = None
 
 
 class Disclosed(BaseEvent):
@@ -191,36 +197,36 @@ class ConsentWithdrawn(BaseEvent):
 
 class CorrectionRequested(BaseEvent):
     type: Literal["correction_requested"] = "correction_requested"
-    request_id: Text
+    request_id: Id
     items: Items
 
 
 class Corrected(BaseEvent):
     type: Literal["corrected"] = "corrected"
-    request_id: Text
+    request_id: Id
 
 
 class RecipientNotified(BaseEvent):
     type: Literal["recipient_notified"] = "recipient_notified"
-    request_id: Text
+    request_id: Id
     recipient: Term
 
 
 class AccessRequested(BaseEvent):
     type: Literal["access_requested"] = "access_requested"
-    request_id: Text
+    request_id: Id
     channel: Term
 
 
 class IdentityVerified(BaseEvent):
     type: Literal["identity_verified"] = "identity_verified"
-    request_id: Text
+    request_id: Id
     verified_as: VerifiedAs
 
 
 class AccessFulfilled(BaseEvent):
     type: Literal["access_fulfilled"] = "access_fulfilled"
-    request_id: Text
+    request_id: Id
 
 
 class WithdrawalRequested(BaseEvent):
@@ -256,7 +262,7 @@ class HandlerRevoked(BaseEvent):
 class PolicyPublished(BaseEvent):
     HAS_SUBJECT: ClassVar[bool] = False
     type: Literal["policy_published"] = "policy_published"
-    policy_version: Text  # required here, optional elsewhere
+    policy_version: Id  # required here, optional elsewhere
     announced_at: Timestamp
     effective_at: Timestamp
     significant: bool

@@ -131,8 +131,14 @@ def _table(alerts: list[Alert]) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("message", overflow="fold", min_width=20)
     for alert in alerts:
-        table.add_row(alert.rule, alert.severity, alert.event_id, alert.subject_id or "",
-                      format_timestamp(alert.occurred_at), alert.message)
+        table.add_row(
+            alert.rule,
+            alert.severity,
+            alert.event_id,
+            alert.subject_id or "",
+            format_timestamp(alert.occurred_at),
+            alert.message,
+        )
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # files and pipes: wide enough for whole rule names
@@ -209,12 +215,26 @@ def run_check(
 
 @click.command("check")
 @click.argument("events_file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
-              help="Policy YAML (default: the bundled COLABOX policy).")
-@click.option("--as-of", "as_of", metavar="TIME",
-              help="Instant at which deadlines are judged (default: the latest occurred_at).")
-@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json",
-              show_default=True, help="One JSON alert per line, or a table.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Policy YAML (default: the bundled COLABOX policy).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="TIME",
+    help="Instant at which deadlines are judged (default: the latest occurred_at).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "table"]),
+    default="json",
+    show_default=True,
+    help="One JSON alert per line, or a table.",
+)
 def check(events_file: str, policy_file: str | None, as_of: str | None, fmt: str) -> None:
     """Check JSON Lines EVENTS_FILE against the policy and print its alerts.
 

@@ -32,9 +32,19 @@ ROLE = "investigator"
 
 def open_client(role: str = ROLE) -> Any:
     """A clickhouse-connect client from the environment, as ``investigator`` by default."""
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
     from privtrail.sinks.settings import SinkSettings, connect
 
-    return connect(SinkSettings.from_env(), role)
+    settings = SinkSettings.from_env()
+    try:
+        return connect(settings, role)
+    except ClickHouseError as exc:
+        user = getattr(settings, role).name
+        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise click.ClickException(
+            f"cannot connect to ClickHouse at {settings.clickhouse_url} as {user!r}: {first}"
+        ) from exc
 
 
 def _policy(path: str | None) -> Policy:

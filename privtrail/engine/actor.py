@@ -64,11 +64,16 @@ class ActorEngine:
             return []
         out: list[Alert] = []
         if not state.roles:
-            out.append(event_alert(
-                self._index, UNAUTHORIZED_HANDLER, event,
-                f"staff actor '{event.actor.id}' performed '{kind}' without an active "
-                "handler authorisation",
-                {"action": kind, "actor_id": event.actor.id, "role": event.actor.role}))
+            out.append(
+                event_alert(
+                    self._index,
+                    UNAUTHORIZED_HANDLER,
+                    event,
+                    f"staff actor '{event.actor.id}' performed '{kind}' without an active "
+                    "handler authorisation",
+                    {"action": kind, "actor_id": event.actor.id, "role": event.actor.role},
+                )
+            )
         if kind in _ACCESS:
             self._bulk(state, event, out)
         return out
@@ -92,14 +97,21 @@ class ActorEngine:
         if distinct > self._limit:
             if not state.over:
                 state.over = True
-                out.append(event_alert(
-                    self._index, BULK_ACCESS, event,
-                    f"staff actor '{event.actor.id}' accessed {distinct} distinct subjects "
-                    f"within {self._index.bulk_window} (limit {self._limit})",
-                    {"count": distinct, "limit": self._limit,
-                     "window": str(self._index.bulk_window),
-                     "actor_id": event.actor.id,
-                     "window_start": format_timestamp(window[0][0])}))
+                out.append(
+                    event_alert(
+                        self._index,
+                        BULK_ACCESS,
+                        event,
+                        f"staff actor '{event.actor.id}' accessed {distinct} distinct subjects "
+                        f"within {self._index.bulk_window} (limit {self._limit})",
+                        {
+                            "count": distinct,
+                            "limit": self._limit,
+                            "window": str(self._index.bulk_window),
+                            "actor_id": event.actor.id,
+                            "window_start": format_timestamp(window[0][0]),
+                        },
+                    )
+                )
         else:
             state.over = False
-

@@ -28,8 +28,9 @@ from privtrail.policy.duration import Duration
 from privtrail.policy.models import PolicyIndex
 
 
-def start(state: SubjectState, kind: str, idx: PolicyIndex, event: Any, period: Duration,
-          **extra: Any) -> Deadline:
+def start(
+    state: SubjectState, kind: str, idx: PolicyIndex, event: Any, period: Duration, **extra: Any
+) -> Deadline:
     """Start a clock of ``period`` at ``event`` and register it on ``state``."""
     deadline = Deadline(
         kind=kind,
@@ -47,10 +48,13 @@ def start(state: SubjectState, kind: str, idx: PolicyIndex, event: Any, period: 
 
 def start_retention(state: SubjectState, idx: PolicyIndex, event: Any, items: list[str]) -> None:
     """One clock per `collected` event over its record items (retention + grace each)."""
-    dues: dict[str, datetime] = {}
+    dues: dict[str, datetime] | None = None
+    retention = idx.retention
     for item in items:
-        period = idx.retention.get(item)
+        period = retention.get(item)
         if period is not None:
+            if dues is None:
+                dues = {}
             dues[item] = idx.destruction_grace.add_to(period.add_to(event.occurred_at))
     if dues:
         state.add_deadline(
@@ -73,7 +77,8 @@ def close(state: SubjectState, kind: str, request_id: str, recipient: str | None
     if not pending:
         return
     keep = [
-        d for d in pending
+        d
+        for d in pending
         if not (d.kind == kind and d.request_id == request_id and d.recipient == recipient)
     ]
     if len(keep) != len(pending):
@@ -118,10 +123,12 @@ def due(idx: PolicyIndex, state: SubjectState, now: datetime) -> list[Alert]:
     return out
 
 
-def _alert(state: SubjectState, rule: str, d: Deadline, message: str,
-           evidence: dict[str, Any]) -> Alert:
+def _alert(
+    state: SubjectState, rule: str, d: Deadline, message: str, evidence: dict[str, Any]
+) -> Alert:
     evidence.update(
-        deadline=d.period, started_at=format_timestamp(d.started_at),
+        deadline=d.period,
+        started_at=format_timestamp(d.started_at),
         due_at=format_timestamp(d.due_at),
     )
     return make_alert(
@@ -140,34 +147,57 @@ def _missed(idx: PolicyIndex, state: SubjectState, d: Deadline, now: datetime) -
     if d.kind == "correction":
         corr = (state.corrections or {}).get(d.request_id or "")
         items = list(corr.items) if corr is not None else []
-        return _alert(state, CORRECTION_OVERDUE, d,
-                      f"correction request '{d.request_id}' of {terms(items)} "
-                      f"not completed within {d.period}",
-                      {"request_id": d.request_id, "items": items})
+        return _alert(
+            state,
+            CORRECTION_OVERDUE,
+            d,
+            f"correction request '{d.request_id}' of {terms(items)} "
+            f"not completed within {d.period}",
+            {"request_id": d.request_id, "items": items},
+        )
     if d.kind == "access":
-        return _alert(state, ACCESS_OVERDUE, d,
-                      f"access request '{d.request_id}' not fulfilled within {d.period}",
-                      {"request_id": d.request_id})
+        return _alert(
+            state,
+            ACCESS_OVERDUE,
+            d,
+            f"access request '{d.request_id}' not fulfilled within {d.period}",
+            {"request_id": d.request_id},
+        )
     if d.kind == "notify":
         items = sorted(d.items or ())
-        return _alert(state, CORRECTION_NOT_PROPAGATED, d,
-                      f"recipient '{d.recipient}' got {terms(items)} before correction "
-                      f"'{d.request_id}' and was not notified within {d.period}",
-                      {"recipient": d.recipient, "request_id": d.request_id, "items": items})
+        return _alert(
+            state,
+            CORRECTION_NOT_PROPAGATED,
+            d,
+            f"recipient '{d.recipient}' got {terms(items)} before correction "
+            f"'{d.request_id}' and was not notified within {d.period}",
+            {"recipient": d.recipient, "request_id": d.request_id, "items": items},
+        )
     if d.kind == "withdrawal":
         retention = idx.retention
         gone = state.destroyed or ()
         held = sorted(i for i in state.purposes if i not in gone and i not in retention)
         if not held:
             return None
-        return _alert(state, DESTRUCTION_OVERDUE, d,
-                      f"{terms(held)} still held {d.period} after the subject's withdrawal",
-                      {"items": held, "cause": "withdrawal"})
+        return _alert(
+            state,
+            DESTRUCTION_OVERDUE,
+            d,
+            f"{terms(held)} still held {d.period} after the subject's withdrawal",
+            {"items": held, "cause": "withdrawal"},
+        )
     # retention: every item still on the clock and past its own due instant
     overdue = sorted(i for i, t in (d.items or {}).items() if t < now)
     retention = idx.retention
-    return _alert(state, DESTRUCTION_OVERDUE, d,
-                  f"{terms(overdue)} not destroyed within the retention period "
-                  f"plus {idx.destruction_grace} after collection",
-                  {"items": overdue, "cause": "retention",
-                   "retention": {i: str(retention[i]) for i in overdue if i in retention}})
+    return _alert(
+        state,
+        DESTRUCTION_OVERDUE,
+        d,
+        f"{terms(overdue)} not destroyed within the retention period "
+        f"plus {idx.destruction_grace} after collection",
+        {
+            "items": overdue,
+            "cause": "retention",
+            "retention": {i: str(retention[i]) for i in overdue if i in retention},
+        },
+    )

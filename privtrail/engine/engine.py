@@ -85,18 +85,21 @@ class Engine:
         stats.events += 1
         t = event.occurred_at
         heap = self._heap
-        out = self._fire(t) if heap and heap[0][0] < t else []
+        fired = self._fire(t) if heap and heap[0][0] < t else None
         subject = event.subject_id
         if subject is not None:
             state = self.subjects.get(subject)
             if state is None:
                 state = self.subjects[subject] = SubjectState(subject_id=subject)
-            out.extend(self.subject_engine.process(state, event))
+            out = self.subject_engine.process(state, event)
             nxt = state.next_due_at
             if nxt is not None and self._indexed.get(subject) != nxt:
                 self._index(subject, nxt)
         else:
-            out.extend(evaluate_stateless(self.policy, event))
+            out = evaluate_stateless(self.policy, event)
+        if fired:  # other subjects' missed deadlines come first: they are older
+            fired.extend(out)
+            out = fired
         kind = event.type
         # actor_key(), inlined: most events (services acting) have no actor-side rule.
         key = (

@@ -162,7 +162,8 @@ class SubjectState:
             corrections={
                 k: Correction(event_id=c["event_id"], items=tuple(c["items"]))
                 for k, c in (d.get("corrections") or {}).items()
-            } or None,
+            }
+            or None,
             recipients={k: set(v) for k, v in (d.get("recipients") or {}).items()} or None,
             verified=set(d.get("verified") or ()) or None,
         )

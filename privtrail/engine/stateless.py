@@ -145,14 +145,19 @@ def _disclosed(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert
                     event,
                     f"disclosure to '{recipient}' on basis 'entrustment', "
                     "but it is not an entrusted processor",
-                    {"recipient": recipient, "basis": basis, "purpose": purpose,
-                     "items": items, "processor": False},
+                    {
+                        "recipient": recipient,
+                        "basis": basis,
+                        "purpose": purpose,
+                        "items": list(items),
+                        "processor": False,
+                    },
                 )
             )
         else:
-            bad_purpose = purpose in idx.purposes and purpose not in idx.processor_purposes[
-                recipient
-            ]
+            bad_purpose = (
+                purpose in idx.purposes and purpose not in idx.processor_purposes[recipient]
+            )
             limit = idx.processor_items[recipient]
             bad_items = [i for i in items if i not in limit] if limit is not None else []
             if bad_purpose or bad_items:
@@ -167,10 +172,15 @@ def _disclosed(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert
                         UNAUTHORIZED_PROCESSOR,
                         event,
                         f"processor '{recipient}' is not entrusted with {' and '.join(what)}",
-                        {"recipient": recipient, "basis": basis, "purpose": purpose,
-                         "items": bad_items, "processor": True,
-                         "entrusted_purposes": sorted(idx.processor_purposes[recipient]),
-                         "entrusted_items": sorted(limit) if limit is not None else None},
+                        {
+                            "recipient": recipient,
+                            "basis": basis,
+                            "purpose": purpose,
+                            "items": bad_items,
+                            "processor": True,
+                            "entrusted_purposes": sorted(idx.processor_purposes[recipient]),
+                            "entrusted_items": sorted(limit) if limit is not None else None,
+                        },
                     )
                 )
     elif basis == "legal_request" and not event.legal_reference:
@@ -181,7 +191,7 @@ def _disclosed(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert
                 event,
                 f"disclosure of {terms(items)} to '{recipient}' on basis 'legal_request' "
                 "names no legal reference",
-                {"recipient": recipient, "basis": basis, "purpose": purpose, "items": items},
+                {"recipient": recipient, "basis": basis, "purpose": purpose, "items": list(items)},
             )
         )
     elif basis == "deidentified_statistics":
@@ -194,8 +204,7 @@ def _disclosed(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert
                     event,
                     f"'deidentified_statistics' disclosure to '{recipient}' includes "
                     f"identifiers {terms(ident)}",
-                    {"recipient": recipient, "basis": basis, "purpose": purpose,
-                     "items": ident},
+                    {"recipient": recipient, "basis": basis, "purpose": purpose, "items": ident},
                 )
             )
 
@@ -213,10 +222,13 @@ def _notice(idx: PolicyIndex, event: Any, out: list[Alert]) -> None:
                 f"policy version '{event.policy_version}' takes effect "
                 f"{gap.total_seconds() / 86400:g} days after its announcement; "
                 f"{'a significant change' if event.significant else 'a change'} needs {required}",
-                {"announced_at": format_timestamp(event.announced_at),
-                 "effective_at": format_timestamp(event.effective_at),
-                 "significant": bool(event.significant), "required_notice": str(required),
-                 "notice_days": round(gap.total_seconds() / 86400, 3),
-                 "earliest_effective_at": format_timestamp(earliest)},
+                {
+                    "announced_at": format_timestamp(event.announced_at),
+                    "effective_at": format_timestamp(event.effective_at),
+                    "significant": bool(event.significant),
+                    "required_notice": str(required),
+                    "notice_days": round(gap.total_seconds() / 86400, 3),
+                    "earliest_effective_at": format_timestamp(earliest),
+                },
             )
         )

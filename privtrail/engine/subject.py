@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from privtrail.alerts import Alert
-from privtrail.engine import deadlines
+from privtrail.engine import deadlines, rights
 from privtrail.engine.catalog import (
-    ACCESS_UNVERIFIED,
     ANALYTICS,
     ARCHIVE_MISUSE,
     DISCLOSURE_WITHOUT_BASIS,
@@ -31,7 +31,7 @@ from privtrail.engine.catalog import (
     USE_DURING_CORRECTION,
     terms,
 )
-from privtrail.engine.state import Correction, SubjectState
+from privtrail.engine.state import SubjectState
 from privtrail.engine.stateless import event_alert, event_alerts, known_items
 from privtrail.policy.models import Policy
 from privtrail.policy.terms import unknown_terms
@@ -43,6 +43,19 @@ def _by_rule(alert: Alert) -> int:
     return _ORDER[alert.rule]
 
 
+class _Verb:
+    """'use' or "disclosure to 'x'", formatted only if a message needs it."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+
+    def __format__(self, spec: str) -> str:
+        event = self.event
+        return "use" if event.type == "used" else f"disclosure to '{event.recipient}'"
+
+
 class SubjectEngine:
     """Evaluates subject-side rules and applies events to a :class:`SubjectState`."""
 
@@ -50,7 +63,7 @@ class SubjectEngine:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self._index = policy.index
+        self._index = idx = policy.index
         self._handlers: dict[str, Callable[[SubjectState, Any, list[str], list[Alert]], None]]
         self._handlers = {
             "collected": self._collected,
@@ -58,13 +71,13 @@ class SubjectEngine:
             "disclosed": self._use,
             "consent_given": self._consent_given,
             "consent_withdrawn": self._consent_withdrawn,
-            "correction_requested": self._correction_requested,
-            "corrected": self._corrected,
-            "recipient_notified": self._recipient_notified,
-            "access_requested": self._access_requested,
-            "identity_verified": self._identity_verified,
-            "access_fulfilled": self._access_fulfilled,
-            "withdrawal_requested": self._withdrawal_requested,
+            "correction_requested": partial(rights.correction_requested, idx),
+            "corrected": partial(rights.corrected, idx),
+            "recipient_notified": partial(rights.recipient_notified, idx),
+            "access_requested": partial(rights.access_requested, idx),
+            "identity_verified": partial(rights.identity_verified, idx),
+            "access_fulfilled": partial(rights.access_fulfilled, idx),
+            "withdrawal_requested": partial(rights.withdrawal_requested, idx),
             "archived": self._archived,
             "destroyed": self._destroyed,
         }
@@ -95,14 +108,21 @@ class SubjectEngine:
 
     # -- collection and consent ----------------------------------------------------------
 
-    def _collected(self, state: SubjectState, event: Any, unknown: list[str],
-                   out: list[Alert]) -> None:
+    def _collected(
+        self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]
+    ) -> None:
         idx = self._index
         if event.context == ANALYTICS and state.opted_out and ANALYTICS in state.opted_out:
-            out.append(event_alert(
-                self._index, OPTED_OUT_COLLECTION, event,
-                "collection in context 'analytics' after the subject withdrew "
-                "'analytics' consent", {"context": ANALYTICS, "items": list(event.items)}))
+            out.append(
+                event_alert(
+                    self._index,
+                    OPTED_OUT_COLLECTION,
+                    event,
+                    "collection in context 'analytics' after the subject withdrew "
+                    "'analytics' consent",
+                    {"context": ANALYTICS, "items": list(event.items)},
+                )
+            )
         items = known_items(idx, event, unknown)
         purposes = tuple(p for p in event.purposes if p in idx.purposes)
         held = state.purposes
@@ -118,11 +138,11 @@ class SubjectEngine:
                 held[item] = tuple(dict.fromkeys(declared + purposes))
             if archived:
                 archived.discard(item)
-        if idx.retention.keys() & set(items):
-            deadlines.start_retention(state, idx, event, items)
+        deadlines.start_retention(state, idx, event, items)
 
-    def _consent_given(self, state: SubjectState, event: Any, unknown: list[str],
-                       out: list[Alert]) -> None:
+    def _consent_given(
+        self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]
+    ) -> None:
         if not unknown:
             if state.consents is None:
                 state.consents = set()
@@ -130,8 +150,9 @@ class SubjectEngine:
             if state.opted_out:
                 state.opted_out.discard(event.scope)
 
-    def _consent_withdrawn(self, state: SubjectState, event: Any, unknown: list[str],
-                           out: list[Alert]) -> None:
+    def _consent_withdrawn(
+        self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]
+    ) -> None:
         if not unknown:
             if state.consents:
                 state.consents.discard(event.scope)
@@ -141,8 +162,7 @@ class SubjectEngine:
 
     # -- use and disclosure --------------------------------------------------------------
 
-    def _use(self, state: SubjectState, event: Any, unknown: list[str],
-             out: list[Alert]) -> None:
+    def _use(self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]) -> None:
         idx = self._index
         policy = self._index
         items = known_items(idx, event, unknown)
@@ -150,80 +170,137 @@ class SubjectEngine:
         known_purpose = purpose in idx.purposes
         exempt = purpose in idx.exempt_purposes
         declared = state.purposes
-        verb = "use" if event.type == "used" else f"disclosure to '{event.recipient}'"
+        verb = _Verb(event)
 
         missing = [i for i in items if i not in declared]
         if missing:
-            out.append(event_alert(
-                policy, NOT_COLLECTED, event,
-                f"{verb} of {terms(missing)}, never collected for this subject",
-                {"items": missing, "purpose": purpose}))
+            out.append(
+                event_alert(
+                    policy,
+                    NOT_COLLECTED,
+                    event,
+                    f"{verb} of {terms(missing)}, never collected for this subject",
+                    {"items": missing, "purpose": purpose},
+                )
+            )
         if known_purpose and not exempt:
             bad = [i for i in items if i in declared and purpose not in declared[i]]
             if bad:
-                out.append(event_alert(
-                    policy, PURPOSE_VIOLATION, event,
-                    f"{verb} of {terms(bad)} for '{purpose}', not declared when collected",
-                    {"items": bad, "purpose": purpose,
-                     "declared_purposes": {i: sorted(declared[i]) for i in bad}}))
+                out.append(
+                    event_alert(
+                        policy,
+                        PURPOSE_VIOLATION,
+                        event,
+                        f"{verb} of {terms(bad)} for '{purpose}', not declared when collected",
+                        {
+                            "items": bad,
+                            "purpose": purpose,
+                            "declared_purposes": {i: sorted(declared[i]) for i in bad},
+                        },
+                    )
+                )
         consents = state.consents
         if purpose == MARKETING and not (consents and MARKETING in consents):
-            out.append(event_alert(
-                policy, MARKETING_WITHOUT_CONSENT, event,
-                f"{verb} of {terms(items)} for 'marketing' without an active marketing consent",
-                {"items": items, "purpose": purpose}))
+            out.append(
+                event_alert(
+                    policy,
+                    MARKETING_WITHOUT_CONSENT,
+                    event,
+                    f"{verb} of {terms(items)} for 'marketing' without an active marketing consent",
+                    {"items": list(items), "purpose": purpose},
+                )
+            )
         if event.type == "disclosed":
             self._disclosure(state, event, items, out)
         corrections = state.corrections
         if corrections:
             request_id = getattr(event, "request_id", None)
             open_ids = sorted(
-                rid for rid, corr in corrections.items()
+                rid
+                for rid, corr in corrections.items()
                 if rid != request_id and any(i in corr.items for i in items)
             )
             if open_ids:
-                under = sorted({i for rid in open_ids for i in corrections[rid].items
-                                if i in items})
-                out.append(event_alert(
-                    policy, USE_DURING_CORRECTION, event,
-                    f"{verb} of {terms(under)} while correction {terms(open_ids)} is open",
-                    {"items": under, "purpose": purpose, "request_ids": open_ids}))
+                under = sorted(
+                    {i for rid in open_ids for i in corrections[rid].items if i in items}
+                )
+                out.append(
+                    event_alert(
+                        policy,
+                        USE_DURING_CORRECTION,
+                        event,
+                        f"{verb} of {terms(under)} while correction {terms(open_ids)} is open",
+                        {"items": under, "purpose": purpose, "request_ids": open_ids},
+                    )
+                )
         destroyed = state.destroyed
         if destroyed:
             gone = [i for i in items if i in destroyed]
             if gone:
-                out.append(event_alert(
-                    policy, USE_AFTER_DESTRUCTION, event,
-                    f"{verb} of {terms(gone)} after they were destroyed",
-                    {"items": gone, "purpose": purpose}))
+                out.append(
+                    event_alert(
+                        policy,
+                        USE_AFTER_DESTRUCTION,
+                        event,
+                        f"{verb} of {terms(gone)} after they were destroyed",
+                        {"items": gone, "purpose": purpose},
+                    )
+                )
         archived = state.archived
         if archived and not exempt:
             arch = [i for i in items if i in archived]
             if arch:
-                out.append(event_alert(
-                    policy, ARCHIVE_MISUSE, event,
-                    f"{verb} of archived {terms(arch)} for '{purpose}'",
-                    {"items": arch, "purpose": purpose}))
+                out.append(
+                    event_alert(
+                        policy,
+                        ARCHIVE_MISUSE,
+                        event,
+                        f"{verb} of archived {terms(arch)} for '{purpose}'",
+                        {"items": arch, "purpose": purpose},
+                    )
+                )
         if state.withdrawal_event is not None and not exempt:
-            out.append(event_alert(
-                policy, USE_AFTER_WITHDRAWAL, event,
-                f"{verb} of {terms(items)} for '{purpose}' after the subject withdrew",
-                {"items": items, "purpose": purpose,
-                 "withdrawal_event_id": state.withdrawal_event}))
+            out.append(
+                event_alert(
+                    policy,
+                    USE_AFTER_WITHDRAWAL,
+                    event,
+                    f"{verb} of {terms(items)} for '{purpose}' after the subject withdrew",
+                    {
+                        "items": list(items),
+                        "purpose": purpose,
+                        "withdrawal_event_id": state.withdrawal_event,
+                    },
+                )
+            )
 
-    def _disclosure(self, state: SubjectState, event: Any, items: list[str],
-                    out: list[Alert]) -> None:
+    def _disclosure(
+        self, state: SubjectState, event: Any, items: list[str], out: list[Alert]
+    ) -> None:
         recipient = event.recipient
-        if (event.basis == "consent" and recipient not in self._index.processors
-                and not (state.consents
-                         and self._index.third_party_prefix + recipient in state.consents)):
-            out.append(event_alert(
-                self._index, DISCLOSURE_WITHOUT_BASIS, event,
-                f"disclosure of {terms(items)} to third party '{recipient}' on basis "
-                f"'consent' without an active '{self._index.third_party_prefix}{recipient}' "
-                "consent",
-                {"recipient": recipient, "basis": "consent", "purpose": event.purpose,
-                 "items": items}))
+        if (
+            event.basis == "consent"
+            and recipient not in self._index.processors
+            and not (
+                state.consents and self._index.third_party_prefix + recipient in state.consents
+            )
+        ):
+            out.append(
+                event_alert(
+                    self._index,
+                    DISCLOSURE_WITHOUT_BASIS,
+                    event,
+                    f"disclosure of {terms(items)} to third party '{recipient}' on basis "
+                    f"'consent' without an active '{self._index.third_party_prefix}{recipient}' "
+                    "consent",
+                    {
+                        "recipient": recipient,
+                        "basis": "consent",
+                        "purpose": event.purpose,
+                        "items": list(items),
+                    },
+                )
+            )
         if state.recipients is None:
             state.recipients = {}
         got = state.recipients.get(recipient)
@@ -232,77 +309,20 @@ class SubjectEngine:
         else:
             got.update(items)
 
-    # -- rights: correction, access, withdrawal ------------------------------------------
-
-    def _correction_requested(self, state: SubjectState, event: Any, unknown: list[str],
-                              out: list[Alert]) -> None:
-        items = tuple(known_items(self._index, event, unknown))
-        if state.corrections is None:
-            state.corrections = {}
-        state.corrections[event.request_id] = Correction(event_id=event.event_id, items=items)
-        deadlines.close(state, "correction", event.request_id)  # a re-request restarts it
-        deadlines.start(state, "correction", self._index, event,
-                        self._index.correction_deadline, request_id=event.request_id)
-
-    def _corrected(self, state: SubjectState, event: Any, unknown: list[str],
-                   out: list[Alert]) -> None:
-        rid = event.request_id
-        corr = state.corrections.pop(rid, None) if state.corrections else None
-        deadlines.close(state, "correction", rid)
-        if corr is None:
-            return  # no open request under that id: nothing to propagate
-        for recipient, got in sorted((state.recipients or {}).items()):
-            overlap = [i for i in corr.items if i in got]
-            if overlap:
-                deadline = deadlines.start(
-                    state, "notify", self._index, event, self._index.notify_deadline,
-                    request_id=rid, recipient=recipient)
-                deadline.items = dict.fromkeys(overlap, deadline.due_at)
-
-    def _recipient_notified(self, state: SubjectState, event: Any, unknown: list[str],
-                            out: list[Alert]) -> None:
-        deadlines.close(state, "notify", event.request_id, event.recipient)
-
-    def _access_requested(self, state: SubjectState, event: Any, unknown: list[str],
-                          out: list[Alert]) -> None:
-        deadlines.close(state, "access", event.request_id)
-        deadlines.start(state, "access", self._index, event, self._index.access_deadline,
-                        request_id=event.request_id)
-
-    def _identity_verified(self, state: SubjectState, event: Any, unknown: list[str],
-                           out: list[Alert]) -> None:
-        if state.verified is None:
-            state.verified = set()
-        state.verified.add(event.request_id)
-
-    def _access_fulfilled(self, state: SubjectState, event: Any, unknown: list[str],
-                          out: list[Alert]) -> None:
-        rid = event.request_id
-        if not (state.verified and rid in state.verified):
-            out.append(event_alert(
-                self._index, ACCESS_UNVERIFIED, event,
-                f"access request '{rid}' fulfilled without verifying the requester's identity",
-                {"request_id": rid}))
-        deadlines.close(state, "access", rid)
-
-    def _withdrawal_requested(self, state: SubjectState, event: Any, unknown: list[str],
-                              out: list[Alert]) -> None:
-        if state.withdrawal_event is None:
-            state.withdrawal_event = event.event_id
-        deadlines.start(state, "withdrawal", self._index, event, self._index.destruction_grace)
-
     # -- archive and destruction ---------------------------------------------------------
 
-    def _archived(self, state: SubjectState, event: Any, unknown: list[str],
-                  out: list[Alert]) -> None:
+    def _archived(
+        self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]
+    ) -> None:
         items = [i for i in known_items(self._index, event, unknown) if state.held(i)]
         if items:
             if state.archived is None:
                 state.archived = set()
             state.archived.update(items)
 
-    def _destroyed(self, state: SubjectState, event: Any, unknown: list[str],
-                   out: list[Alert]) -> None:
+    def _destroyed(
+        self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]
+    ) -> None:
         items = known_items(self._index, event, unknown)
         for item in items:
             if item in state.purposes:

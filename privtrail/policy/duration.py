@@ -35,9 +35,7 @@ class Duration:
         """Parse ``PnYnMnWnDTnHnMnS`` (each part optional, at least one present)."""
         match = _ISO.match(text.strip()) if isinstance(text, str) else None
         if match is None:
-            raise ValueError(
-                f"{text!r} is not an ISO 8601 duration (e.g. P1Y, P3M, P10D, PT1H)"
-            )
+            raise ValueError(f"{text!r} is not an ISO 8601 duration (e.g. P1Y, P3M, P10D, PT1H)")
         part = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
         return cls(
             years=part["y"],

@@ -192,9 +192,14 @@ class Policy(_Model):
 
     def _iter_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         items, purposes = set(self.items), set(self.purposes)
-        for name, values in (("items", self.items), ("methods", self.methods),
-                             ("purposes", self.purposes), ("operations", self.operations),
-                             ("bases", self.bases), ("channels", self.channels)):
+        for name, values in (
+            ("items", self.items),
+            ("methods", self.methods),
+            ("purposes", self.purposes),
+            ("operations", self.operations),
+            ("bases", self.bases),
+            ("channels", self.channels),
+        ):
             seen: set[str] = set()
             for i, value in enumerate(values):
                 if value in seen:

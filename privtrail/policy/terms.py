@@ -17,12 +17,16 @@ def _scope_known(index: PolicyIndex, scope: str) -> bool:
     return scope in index.scopes or (scope.startswith(prefix) and len(scope) > len(prefix))
 
 
+_WITH_ITEMS = frozenset(
+    {"used", "disclosed", "collected", "correction_requested", "archived", "destroyed"}
+)
+
+
 def unknown_terms(index: PolicyIndex, event: Any) -> list[str]:
     """``["items:foo", "purpose:bar"]``: unknown terms as ``field:term``, in field order."""
     kind = event.type
     out: list[str] = []
-    if kind in ("used", "disclosed", "collected", "correction_requested", "archived",
-                "destroyed"):
+    if kind in _WITH_ITEMS:
         known = index.items
         for item in event.items:
             if item not in known:

@@ -35,7 +35,7 @@ log = logging.getLogger("privtrail.sdk")
 _DIRECT_BATCH = 2_000  # records handed to the producer per loop turn
 _REPLAY_BATCH = 1_000
 _RETRY_BACKOFF = 1.0
-_BUSY_PAUSE = 0.001
+_BUSY_PAUSE = 0.002
 _WAIT_PAUSE = 0.005
 _IDLE_WAIT = 0.5
 
@@ -97,6 +97,7 @@ class Delivery:
         self._direct: deque[tuple[Any, bytes | None, bytes]] = deque()
         self._replaying: deque[tuple[Any, int, int]] = deque()  # (future, generation, seq)
         self._idle = False
+        self.dead = False
         self._replay = _Replay()
         self._producer: ProducerLike | None = None
         self._next_connect = 0.0
@@ -158,7 +159,7 @@ class Delivery:
         while True:
             if not self._deque and not self._direct and not self._spooling:
                 return True
-            if self._stopped.is_set():
+            if self._stopped.is_set() or self.dead:
                 return False
             if stop_when_lost and not self.broker.up and not self._deque:
                 return False
@@ -199,8 +200,13 @@ class Delivery:
                     self._wake.wait(_IDLE_WAIT)
                     self._wake.clear()
                     self._idle = False
-        except Exception:  # the sender must never die silently; events stay spooled
-            log.exception("privtrail sender thread failed; events remain in the spool")
+        except Exception:
+            # A bug, not an outage. Never drop silently: from now on callers write to the
+            # spool (kept open until close()), which the next run of the process replays.
+            log.exception("privtrail sender thread failed; events now go to the spool only")
+            self.dead = True
+            self._divert()
+            self._stopped.wait()
         finally:
             self._shutdown()
 

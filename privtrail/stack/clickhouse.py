@@ -135,9 +135,8 @@ class ClickHouseServer:
             self.wait_ready(timeout)
 
     def _launch(self) -> None:
-        require_free(
-            {"clickhouse_http": self.http_port, "clickhouse_tcp": self.tcp_port}, "ClickHouse"
-        )
+        ports = {"clickhouse_http": self.http_port, "clickhouse_tcp": self.tcp_port}
+        require_free(ports, "ClickHouse", grace=3.0)
         # find_spec, not import: loading chDB's library here would cost the CLI ~1 s and RAM.
         if importlib.util.find_spec("chdb") is None:
             raise StackError(

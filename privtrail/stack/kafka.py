@@ -159,7 +159,8 @@ class KafkaServer:
             self.wait_ready(timeout)
 
     def _launch(self) -> None:
-        require_free({"kafka": self.port, "kafka_controller": self.controller_port}, "Kafka")
+        ports = {"kafka": self.port, "kafka_controller": self.controller_port}
+        require_free(ports, "Kafka", grace=3.0)
         java = find_java()
         kafka_jars.ensure_jars(self.cache, log=self.home / "logs" / "maven.log")
         self.config_dir.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -104,9 +105,15 @@ def port_answers(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
         return False
 
 
-def require_free(ports: Mapping[str, int], component: str) -> None:
-    """Raise :class:`StackError` naming the first busy port and the variable that moves it."""
+def require_free(ports: Mapping[str, int], component: str, grace: float = 0.0) -> None:
+    """Raise :class:`StackError` naming the first busy port and the variable that moves it.
+
+    ``grace`` seconds of waiting cover a server of ours that is still releasing its socket.
+    """
+    deadline = time.monotonic() + grace
     for name, port in ports.items():
+        while not port_is_free(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
         if not port_is_free(port):
             var = PORT_ENV.get(name, "")
             hint = f"set {var} to a free port" if var else "choose another port"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from privtrail.errors import StackError
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ class PidFile:
             return None
 
     def write(self, pid: int) -> PidRecord:
+        """Record ``pid`` (just spawned by us, with the marker in its command line)."""
         record = PidRecord(pid=pid, marker=self.marker, start_time=process_start_time(pid))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
@@ -116,22 +120,37 @@ class PidFile:
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    def foreign_reason(self, record: PidRecord) -> str | None:
+        """Why ``record`` does not name our live process, or ``None`` when it does."""
+        if record.marker != self.marker:
+            return f"pid file marker {record.marker!r} is not {self.marker!r}"
+        if not is_alive(record.pid):
+            return f"pid {record.pid} is not running"
+        if record.start_time is not None:
+            # pid + start time (clock ticks since boot) identify one process for the whole
+            # uptime: stronger than the command line, which is only the fallback below.
+            started = process_start_time(record.pid)
+            if started != record.start_time:
+                return f"pid {record.pid} started at {started}, ours at {record.start_time}"
+            return None
+        cmdline = process_cmdline(record.pid)
+        if cmdline is None or self.marker not in cmdline:
+            return f"pid {record.pid} runs {cmdline!r}, without {self.marker!r}"
+        return None
+
     def owns(self, record: PidRecord) -> bool:
         """True when ``record.pid`` is alive and is the very process we started."""
-        if record.marker != self.marker or not is_alive(record.pid):
-            return False
-        if record.start_time is not None and process_start_time(record.pid) != record.start_time:
-            return False
-        cmdline = process_cmdline(record.pid)
-        return cmdline is not None and self.marker in cmdline
+        return self.foreign_reason(record) is None
 
     def running_pid(self) -> int | None:
         """The pid of our live process, or ``None`` (a stale pid file is removed)."""
         record = self.read()
         if record is None:
             return None
-        if self.owns(record):
+        reason = self.foreign_reason(record)
+        if reason is None:
             return record.pid
+        _log.info("removing stale pid file %s: %s", self.path, reason)
         self.remove()
         return None
 
@@ -146,6 +165,15 @@ class ManagedProcess:
         self._popen: subprocess.Popen[bytes] | None = None
 
     def pid(self) -> int | None:
+        """Our live process's pid, or ``None``."""
+        if self._popen is not None:
+            # We spawned it: the Popen handle is proof enough (and reaps it once it exits).
+            if self._popen.poll() is None:
+                record = self.pid_file.read()
+                if record is not None and record.pid == self._popen.pid:
+                    return record.pid
+            else:
+                self._popen = None
         return self.pid_file.running_pid()
 
     def spawn(

@@ -154,3 +154,12 @@ def test_report_access_markdown_to_stdout(env: dict[str, str]) -> None:
     assert "| service_usage_record | contract_performance, service_improvement | held |" in (
         result.output
     )
+
+
+def test_cli_logs_in_as_investigator(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the investigator's password wrong, the CLI cannot log in at all: it uses no other
+    # account (the writer's and admin's passwords are still right).
+    monkeypatch.setenv("PRIVTRAIL_CH_INVESTIGATOR_PASSWORD", "not-the-password")
+    result = invoke(["query", "subject_timeline", "-p", "subject=ps_inv_c"])
+    assert result.exit_code != 0
+    assert "as 'investigator'" in result.output

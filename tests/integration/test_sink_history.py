@@ -450,3 +450,10 @@ def test_prove_consistency_between_checkpoints(
         data["old_checkpoint"].encode(), data["new_checkpoint"].encode(), load_verifiers(settings)
     )
     assert (old.size, new.size) == (30, 67)
+
+
+def test_cli_db_migrate_is_a_no_op_the_second_time(
+    landed: SinkSettings, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    assert _cli(landed, ["db", "migrate"], monkeypatch) == 0
+    assert "schema is up to date" in capsys.readouterr().out

@@ -251,10 +251,10 @@ def test_kafka_recovers_after_sigkill(own_stack: Stack) -> None:
         consumer_timeout_ms=15000,
     )
     try:
-        values = [record.value for record in consumer]
+        first = next(iter(consumer), None)  # stops at the first record, or after the timeout
     finally:
         consumer.close()
-    assert values == [b"before-crash"]
+    assert first is not None and first.value == b"before-crash"
 
 
 def test_down_leaves_no_process(own_stack: Stack) -> None:

@@ -44,8 +44,16 @@ def test_ties_keep_input_order(capsys: pytest.CaptureFixture[str]) -> None:
 def test_alert_json_fields(capsys: pytest.CaptureFixture[str]) -> None:
     code, alerts, _ = check(capsys, str(EVENTS / "tie_use_first.jsonl"))
     alert = alerts[0]
-    for key in ("rule", "event_id", "subject_id", "severity", "message", "occurred_at",
-                "policy_version", "evidence"):
+    for key in (
+        "rule",
+        "event_id",
+        "subject_id",
+        "severity",
+        "message",
+        "occurred_at",
+        "policy_version",
+        "evidence",
+    ):
         assert key in alert
     assert alert["event_id"] == "evt-1"
     assert alert["policy_version"] == "colabox-v1"
@@ -59,8 +67,9 @@ def test_deadlines_judged_at_latest_event_by_default(capsys: pytest.CaptureFixtu
 
 
 def test_as_of_judges_deadlines(capsys: pytest.CaptureFixture[str]) -> None:
-    code, alerts, _ = check(capsys, str(EVENTS / "deadlines.jsonl"), "--as-of",
-                            "2025-03-20T00:00:00Z")
+    code, alerts, _ = check(
+        capsys, str(EVENTS / "deadlines.jsonl"), "--as-of", "2025-03-20T00:00:00Z"
+    )
     assert code == 1
     rules = {a["rule"]: a for a in alerts}
     assert set(rules) == {"CORRECTION_NOT_PROPAGATED", "ACCESS_OVERDUE"}
@@ -70,8 +79,9 @@ def test_as_of_judges_deadlines(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_as_of_before_some_events_leaves_them_out(capsys: pytest.CaptureFixture[str]) -> None:
-    code, alerts, err = check(capsys, str(EVENTS / "deadlines.jsonl"), "--as-of",
-                              "2025-03-02T12:00:00Z")
+    code, alerts, err = check(
+        capsys, str(EVENTS / "deadlines.jsonl"), "--as-of", "2025-03-02T12:00:00Z"
+    )
     assert code == 0
     assert "3 event(s) after --as-of not evaluated" in err
 
@@ -108,15 +118,17 @@ def test_bad_policy_exits_two_naming_the_line(capsys: pytest.CaptureFixture[str]
 def test_custom_policy_is_used(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     text = (Path(__file__).parents[2] / "privtrail/policy/colabox.yaml").read_text("utf-8")
     strict = tmp_path / "strict.yaml"
-    strict.write_text(text.replace(
-        "    items: [company_name, contact_name, region, phone, email]\n",
-        "    items: [company_name, region, phone, email]\n"))
+    strict.write_text(
+        text.replace(
+            "    items: [company_name, contact_name, region, phone, email]\n",
+            "    items: [company_name, region, phone, email]\n",
+        )
+    )
     code, alerts, _ = check(capsys, str(EVENTS / "clean.jsonl"), "--policy", str(strict))
     assert code == 1 and [a["rule"] for a in alerts] == ["OVER_COLLECTION"]
 
 
-def test_missing_events_file_exits_two(capsys: pytest.CaptureFixture[str],
-                                       tmp_path: Path) -> None:
+def test_missing_events_file_exits_two(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = check(capsys, str(tmp_path / "none.jsonl"))
     assert code == 2 and "cannot read" in err
 

@@ -27,17 +27,25 @@ def test_subject_state_round_trips_through_json() -> None:
     ev = Factory()
     engine = SubjectEngine(POLICY)
     state = SubjectState(subject_id="subj-0001")
-    for e in (ev.collect(0, items=["email", "phone"], purposes=["user_management", "marketing"]),
-              ev.collect(0, items=["contract_record"], context="service_use",
-                         purposes=["legal_compliance"], method="service_use"),
-              ev("consent_given", 0, scope="marketing"),
-              ev("consent_withdrawn", 0, scope="analytics"),
-              ev.disclose(1), ev("archived", 1, items=["phone"]),
-              ev("correction_requested", 2, request_id="req-1", items=["email"]),
-              ev("access_requested", 2, request_id="acc-1", channel="email"),
-              ev("identity_verified", 2, request_id="acc-1", verified_as="self"),
-              ev("withdrawal_requested", 3),
-              ev("destroyed", 3, items=["phone"], method="shred", reason="subject_request")):
+    for e in (
+        ev.collect(0, items=["email", "phone"], purposes=["user_management", "marketing"]),
+        ev.collect(
+            0,
+            items=["contract_record"],
+            context="service_use",
+            purposes=["legal_compliance"],
+            method="service_use",
+        ),
+        ev("consent_given", 0, scope="marketing"),
+        ev("consent_withdrawn", 0, scope="analytics"),
+        ev.disclose(1),
+        ev("archived", 1, items=["phone"]),
+        ev("correction_requested", 2, request_id="req-1", items=["email"]),
+        ev("access_requested", 2, request_id="acc-1", channel="email"),
+        ev("identity_verified", 2, request_id="acc-1", verified_as="self"),
+        ev("withdrawal_requested", 3),
+        ev("destroyed", 3, items=["phone"], method="shred", reason="subject_request"),
+    ):
         engine.process(state, e)
     data = json.loads(json.dumps(state.to_dict()))
     again = SubjectState.from_dict(data)
@@ -47,7 +55,8 @@ def test_subject_state_round_trips_through_json() -> None:
     # the restored state judges the future exactly like the original
     later = ev.use(4, items=["email"])
     assert [a.to_json() for a in engine.process(again, later)] == [
-        a.to_json() for a in engine.process(state, later)]
+        a.to_json() for a in engine.process(state, later)
+    ]
 
 
 def test_actor_state_round_trips_through_json() -> None:
@@ -56,8 +65,9 @@ def test_actor_state_round_trips_through_json() -> None:
     state = ActorState(actor_id="agent-7")
     engine.process(state, ev("handler_authorized", 0, handler_id="agent-7", role="support"))
     for i in range(5):
-        engine.process(state, ev.use(at(minutes=i), subject=f"subj-{i:04d}",
-                                     actor=("staff", "agent-7")))
+        engine.process(
+            state, ev.use(at(minutes=i), subject=f"subj-{i:04d}", actor=("staff", "agent-7"))
+        )
     again = ActorState.from_dict(json.loads(json.dumps(state.to_dict())))
     assert again.to_dict() == state.to_dict()
     assert again.counts == state.counts and again.roles == {"support"}
@@ -82,8 +92,9 @@ def test_event_policy_version_wins() -> None:
 def test_deadline_alert_carries_the_starting_events_version() -> None:
     ev = Factory()
     engine = Engine(POLICY)
-    engine.process(ev("access_requested", 0, request_id="acc-1", channel="board",
-                      policy_version="colabox-v7"))
+    engine.process(
+        ev("access_requested", 0, request_id="acc-1", channel="board", policy_version="colabox-v7")
+    )
     [alert] = engine.advance(at(11))
     assert alert.policy_version == "colabox-v7" and alert.rule == "ACCESS_OVERDUE"
 

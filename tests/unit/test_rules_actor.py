@@ -30,16 +30,20 @@ def auth(ev: Factory, when: float, kind: str = "handler_authorized"):
     return ev(kind, when, actor=("system", "iam"), handler_id="agent-7", role="support")
 
 
-@pytest.mark.parametrize("make", [
-    lambda ev: ev.collect(1, actor=STAFF),
-    lambda ev: ev.use(1, actor=STAFF),
-    lambda ev: ev.disclose(1, actor=STAFF),
-    lambda ev: ev("corrected", 1, request_id="req-1", actor=STAFF),
-    lambda ev: ev("archived", 1, items=["email"], actor=STAFF),
-    lambda ev: ev("destroyed", 1, items=["email"], method="shred",
-                  reason="purpose_fulfilled", actor=STAFF),
-    lambda ev: ev("identity_verified", 0.5, request_id="req-1", verified_as="self"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ev: ev.collect(1, actor=STAFF),
+        lambda ev: ev.use(1, actor=STAFF),
+        lambda ev: ev.disclose(1, actor=STAFF),
+        lambda ev: ev("corrected", 1, request_id="req-1", actor=STAFF),
+        lambda ev: ev("archived", 1, items=["email"], actor=STAFF),
+        lambda ev: ev(
+            "destroyed", 1, items=["email"], method="shred", reason="purpose_fulfilled", actor=STAFF
+        ),
+        lambda ev: ev("identity_verified", 0.5, request_id="req-1", verified_as="self"),
+    ],
+)
 def test_unauthorized_handler_for_each_staff_action(ev: Factory, make) -> None:
     events = [ev.collect(0), make(ev)]
     if events[-1].type == "identity_verified":
@@ -55,25 +59,38 @@ def test_authorized_handler_is_fine(ev: Factory) -> None:
 
 
 def test_revoked_handler(ev: Factory) -> None:
-    alerts = run(auth(ev, 0), ev.collect(0.5, actor=STAFF), auth(ev, 0.7, "handler_revoked"),
-                 ev.use(1, actor=STAFF))
+    alerts = run(
+        auth(ev, 0),
+        ev.collect(0.5, actor=STAFF),
+        auth(ev, 0.7, "handler_revoked"),
+        ev.use(1, actor=STAFF),
+    )
     assert rules_of(alerts) == ["UNAUTHORIZED_HANDLER"]
     assert alerts[0].event_id == "evt-4"
 
 
 def test_services_and_non_actions_are_not_handlers(ev: Factory) -> None:
     # a service actor, and a staff actor doing something that is not a handler action
-    alerts = run(ev.collect(0), ev.use(1, actor=("service", "crm")),
-                 ev("access_requested", 1, request_id="req-1", channel="email", actor=STAFF))
+    alerts = run(
+        ev.collect(0),
+        ev.use(1, actor=("service", "crm")),
+        ev("access_requested", 1, request_id="req-1", channel="email", actor=STAFF),
+    )
     assert alerts == []
 
 
-def burst(ev: Factory, n: int, start_minutes: float, step_seconds: float = 1.0,
-          prefix: str = "subj-") -> list:
+def burst(
+    ev: Factory, n: int, start_minutes: float, step_seconds: float = 1.0, prefix: str = "subj-"
+) -> list:
     out = []
     for i in range(n):
-        out.append(ev.use(at(minutes=start_minutes, seconds=i * step_seconds),
-                          subject=f"{prefix}{i:04d}", actor=STAFF))
+        out.append(
+            ev.use(
+                at(minutes=start_minutes, seconds=i * step_seconds),
+                subject=f"{prefix}{i:04d}",
+                actor=STAFF,
+            )
+        )
     return out
 
 
@@ -102,8 +119,8 @@ def test_spread_over_more_than_an_hour_is_not_bulk(ev: Factory) -> None:
 
 
 def test_bulk_fires_again_only_after_dropping_back(ev: Factory) -> None:
-    events = [auth(ev, -1)] + burst(ev, 250, 0)          # crosses once at the 201st
-    events += burst(ev, 250, 30, prefix="subj-x")        # still above: no new alert
-    events += burst(ev, 201, 200, prefix="subj-y")       # window emptied, then crosses again
+    events = [auth(ev, -1)] + burst(ev, 250, 0)  # crosses once at the 201st
+    events += burst(ev, 250, 30, prefix="subj-x")  # still above: no new alert
+    events += burst(ev, 201, 200, prefix="subj-y")  # window emptied, then crosses again
     alerts = bulk_only(run(*events))
     assert len(alerts) == 2

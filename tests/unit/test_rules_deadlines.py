@@ -34,6 +34,7 @@ def req(ev: Factory, when: float, rid: str = "req-1"):
 
 # -- CORRECTION_OVERDUE ----------------------------------------------------------------
 
+
 def test_correction_overdue_when_deadline_passes(ev: Factory) -> None:
     start = req(ev, 0)
     alerts = run(ev.collect(-1), start, until=at(10, seconds=1))
@@ -44,8 +45,7 @@ def test_correction_overdue_when_deadline_passes(ev: Factory) -> None:
 
 
 def test_correction_on_the_last_instant_is_in_time(ev: Factory) -> None:
-    alerts = run(ev.collect(-1), req(ev, 0), ev("corrected", 10, request_id="req-1"),
-                 until=at(30))
+    alerts = run(ev.collect(-1), req(ev, 0), ev("corrected", 10, request_id="req-1"), until=at(30))
     assert alerts == []
 
 
@@ -67,47 +67,72 @@ def test_late_correction_raises_once(ev: Factory) -> None:
 
 # -- CORRECTION_NOT_PROPAGATED ---------------------------------------------------------
 
+
 def test_recipient_not_notified(ev: Factory) -> None:
     corrected = ev("corrected", 2, request_id="req-1")
-    alerts = run(ev.collect(-2), ev.disclose(-1, recipient="salesforce"),
-                 ev.disclose(-1, recipient="lguplus"), req(ev, 0), corrected,
-                 ev("recipient_notified", 5, request_id="req-1", recipient="lguplus"),
-                 until=at(20))
+    alerts = run(
+        ev.collect(-2),
+        ev.disclose(-1, recipient="salesforce"),
+        ev.disclose(-1, recipient="lguplus"),
+        req(ev, 0),
+        corrected,
+        ev("recipient_notified", 5, request_id="req-1", recipient="lguplus"),
+        until=at(20),
+    )
     assert rules_of(alerts) == ["CORRECTION_NOT_PROPAGATED"]
     assert alerts[0].evidence["recipient"] == "salesforce"
     assert alerts[0].event_id == corrected.event_id
 
 
 def test_one_alert_per_recipient(ev: Factory) -> None:
-    alerts = run(ev.collect(-2), ev.disclose(-1, recipient="salesforce"),
-                 ev.disclose(-1, recipient="lguplus"), req(ev, 0),
-                 ev("corrected", 2, request_id="req-1"), until=at(20))
+    alerts = run(
+        ev.collect(-2),
+        ev.disclose(-1, recipient="salesforce"),
+        ev.disclose(-1, recipient="lguplus"),
+        req(ev, 0),
+        ev("corrected", 2, request_id="req-1"),
+        until=at(20),
+    )
     assert sorted(a.evidence["recipient"] for a in alerts) == ["lguplus", "salesforce"]
     assert len({a.alert_id for a in alerts}) == 2
 
 
 def test_recipient_of_other_items_needs_no_notice(ev: Factory) -> None:
-    alerts = run(ev.collect(-2), ev.disclose(-1, items=["contact_name"]), req(ev, 0),
-                 ev("corrected", 2, request_id="req-1"), until=at(20))
+    alerts = run(
+        ev.collect(-2),
+        ev.disclose(-1, items=["contact_name"]),
+        req(ev, 0),
+        ev("corrected", 2, request_id="req-1"),
+        until=at(20),
+    )
     assert alerts == []
 
 
 def test_notified_in_time(ev: Factory) -> None:
-    alerts = run(ev.collect(-2), ev.disclose(-1), req(ev, 0),
-                 ev("corrected", 2, request_id="req-1"),
-                 ev("recipient_notified", 12, request_id="req-1", recipient="salesforce"),
-                 until=at(40))
+    alerts = run(
+        ev.collect(-2),
+        ev.disclose(-1),
+        req(ev, 0),
+        ev("corrected", 2, request_id="req-1"),
+        ev("recipient_notified", 12, request_id="req-1", recipient="salesforce"),
+        until=at(40),
+    )
     assert alerts == []
 
 
 def test_notified_late(ev: Factory) -> None:
-    alerts = run(ev.collect(-2), ev.disclose(-1), req(ev, 0),
-                 ev("corrected", 2, request_id="req-1"),
-                 ev("recipient_notified", 13, request_id="req-1", recipient="salesforce"))
+    alerts = run(
+        ev.collect(-2),
+        ev.disclose(-1),
+        req(ev, 0),
+        ev("corrected", 2, request_id="req-1"),
+        ev("recipient_notified", 13, request_id="req-1", recipient="salesforce"),
+    )
     assert rules_of(alerts) == ["CORRECTION_NOT_PROPAGATED"]
 
 
 # -- ACCESS_OVERDUE / ACCESS_UNVERIFIED -------------------------------------------------
+
 
 def access(ev: Factory, when: float):
     return ev("access_requested", when, request_id="acc-1", channel="board")
@@ -121,16 +146,21 @@ def test_access_overdue(ev: Factory) -> None:
 
 
 def test_access_fulfilled_late(ev: Factory) -> None:
-    alerts = run(access(ev, 0), ev("identity_verified", 1, request_id="acc-1",
-                                   verified_as="self"),
-                 ev("access_fulfilled", 10.5, request_id="acc-1"))
+    alerts = run(
+        access(ev, 0),
+        ev("identity_verified", 1, request_id="acc-1", verified_as="self"),
+        ev("access_fulfilled", 10.5, request_id="acc-1"),
+    )
     assert rules_of(alerts) == ["ACCESS_OVERDUE"]
 
 
 def test_access_fulfilled_in_time_and_verified(ev: Factory) -> None:
-    alerts = run(access(ev, 0), ev("identity_verified", 1, request_id="acc-1",
-                                   verified_as="legal_representative"),
-                 ev("access_fulfilled", 9, request_id="acc-1"), until=at(60))
+    alerts = run(
+        access(ev, 0),
+        ev("identity_verified", 1, request_id="acc-1", verified_as="legal_representative"),
+        ev("access_fulfilled", 9, request_id="acc-1"),
+        until=at(60),
+    )
     assert alerts == []
 
 
@@ -140,41 +170,62 @@ def test_access_unverified(ev: Factory) -> None:
 
 
 def test_verification_of_another_request_does_not_count(ev: Factory) -> None:
-    alerts = run(access(ev, 0), ev("identity_verified", 1, request_id="acc-9",
-                                   verified_as="self"),
-                 ev("access_fulfilled", 2, request_id="acc-1"))
+    alerts = run(
+        access(ev, 0),
+        ev("identity_verified", 1, request_id="acc-9", verified_as="self"),
+        ev("access_fulfilled", 2, request_id="acc-1"),
+    )
     assert rules_of(alerts) == ["ACCESS_UNVERIFIED"]
 
 
 # -- DESTRUCTION_OVERDUE ------------------------------------------------------------------
 
+
 def test_withdrawal_items_still_held_after_grace(ev: Factory) -> None:
     withdrawal = ev("withdrawal_requested", 1)
-    alerts = run(ev.collect(0, items=["email", "phone"]), withdrawal,
-                 ev("destroyed", 2, items=["phone"], method="irrecoverable_delete",
-                    reason="subject_request"), until=at(6, seconds=1))
+    alerts = run(
+        ev.collect(0, items=["email", "phone"]),
+        withdrawal,
+        ev(
+            "destroyed", 2, items=["phone"], method="irrecoverable_delete", reason="subject_request"
+        ),
+        until=at(6, seconds=1),
+    )
     assert rules_of(alerts) == ["DESTRUCTION_OVERDUE"]
     assert alerts[0].event_id == withdrawal.event_id
     assert alerts[0].evidence["items"] == ["email"]
 
 
 def test_withdrawal_destroyed_in_time(ev: Factory) -> None:
-    alerts = run(ev.collect(0, items=["email", "phone"]), ev("withdrawal_requested", 1),
-                 ev("destroyed", 6, items=["email", "phone"], method="shred",
-                    reason="subject_request"), until=at(30))
+    alerts = run(
+        ev.collect(0, items=["email", "phone"]),
+        ev("withdrawal_requested", 1),
+        ev("destroyed", 6, items=["email", "phone"], method="shred", reason="subject_request"),
+        until=at(30),
+    )
     assert alerts == []
 
 
 def test_withdrawal_keeps_record_items_for_their_retention(ev: Factory) -> None:
-    records = ev.collect(0, items=["contract_record"], context="service_use",
-                         purposes=["legal_compliance"], method="service_use")
+    records = ev.collect(
+        0,
+        items=["contract_record"],
+        context="service_use",
+        purposes=["legal_compliance"],
+        method="service_use",
+    )
     alerts = run(records, ev("withdrawal_requested", 1), until=at(30))
     assert alerts == []
 
 
 def service_records(ev: Factory, when: datetime, items: list[str]):
-    return ev.collect(when, items=items, context="service_use",
-                      purposes=["contract_performance"], method="service_use")
+    return ev.collect(
+        when,
+        items=items,
+        context="service_use",
+        purposes=["contract_performance"],
+        method="service_use",
+    )
 
 
 def test_retention_overdue_names_the_collection(ev: Factory) -> None:
@@ -182,13 +233,18 @@ def test_retention_overdue_names_the_collection(ev: Factory) -> None:
     alerts = run(start, until=datetime(2024, 4, 15, 0, 0, 1, tzinfo=UTC))
     assert rules_of(alerts) == ["DESTRUCTION_OVERDUE"]
     assert alerts[0].event_id == start.event_id
-    assert alerts[0].evidence["due_at"] == "2024-04-15T00:00:00Z"   # 3 months + 5 days
+    assert alerts[0].evidence["due_at"] == "2024-04-15T00:00:00Z"  # 3 months + 5 days
 
 
 def test_retention_destroyed_within_grace(ev: Factory) -> None:
     start = service_records(ev, datetime(2024, 1, 10, tzinfo=UTC), ["web_visit_record"])
-    done = ev("destroyed", datetime(2024, 4, 15, tzinfo=UTC), items=["web_visit_record"],
-              method="irrecoverable_delete", reason="retention_expired")
+    done = ev(
+        "destroyed",
+        datetime(2024, 4, 15, tzinfo=UTC),
+        items=["web_visit_record"],
+        method="irrecoverable_delete",
+        reason="retention_expired",
+    )
     assert run(start, done, until=datetime(2026, 1, 1, tzinfo=UTC)) == []
 
 
@@ -200,8 +256,9 @@ def test_retention_from_leap_day_clamps_to_month_end(ev: Factory) -> None:
 
 
 def test_retention_one_alert_per_collected_event(ev: Factory) -> None:
-    start = service_records(ev, datetime(2020, 1, 1, tzinfo=UTC),
-                            ["web_visit_record", "contract_record"])
+    start = service_records(
+        ev, datetime(2020, 1, 1, tzinfo=UTC), ["web_visit_record", "contract_record"]
+    )
     alerts = run(start, until=datetime(2030, 1, 1, tzinfo=UTC))
     assert rules_of(alerts) == ["DESTRUCTION_OVERDUE"]
     assert alerts[0].evidence["items"] == ["contract_record", "web_visit_record"]
@@ -215,8 +272,13 @@ def test_retention_one_alert_per_collected_event(ev: Factory) -> None:
 
 def test_late_destruction_fires_then(ev: Factory) -> None:
     start = service_records(ev, datetime(2024, 1, 10, tzinfo=UTC), ["web_visit_record"])
-    late = ev("destroyed", datetime(2024, 5, 1, tzinfo=UTC), items=["web_visit_record"],
-              method="shred", reason="retention_expired")
+    late = ev(
+        "destroyed",
+        datetime(2024, 5, 1, tzinfo=UTC),
+        items=["web_visit_record"],
+        method="shred",
+        reason="retention_expired",
+    )
     alerts = run(start, late)
     assert rules_of(alerts) == ["DESTRUCTION_OVERDUE"]
     assert alerts[0].event_id == start.event_id

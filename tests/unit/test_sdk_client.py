@@ -205,7 +205,7 @@ def test_contract_errors_name_the_field(
                           operation="view"), "items[0]"),
         (lambda a: a.used("c", items=["phone"], purpose="user_management", operation="view",
                           reason="called 010-0000-0000"), "reason"),
-        (lambda a: a.corrected("c", request_id="010-0000-0000"), "request_id"),
+        (lambda a: a.handler_revoked(handler_id="h1", role="call 010-0000-0000"), "role"),
         (lambda a: a.disclosed("c", items=["email"], recipient="benchmark_email",
                                purpose="marketing", basis="entrustment",
                                legal_reference="to user@example.invalid"), "legal_reference"),

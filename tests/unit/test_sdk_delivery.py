@@ -136,6 +136,7 @@ def test_spool_full_raises_to_caller_and_counts(tmp_path: Path, broker: FakeBrok
     broker.refuse_producers = True  # broker unreachable from the start
     h = Harness(tmp_path / "spool", broker, max_bytes=4096)
     try:
+        wait_for(lambda: h.delivery.spooling)
         with pytest.raises(SpoolFullError) as info:
             for i in range(1000):
                 h.delivery.submit(b"k", b"x" * 100 + b"%d" % i)
@@ -209,3 +210,25 @@ def test_close_while_lost_keeps_events_for_next_run(tmp_path: Path, broker: Fake
 def test_two_live_clients_cannot_share_a_spool(harness: Harness, broker: FakeBroker) -> None:
     with pytest.raises(SpoolLockedError, match="locked by another process"):
         Harness(harness.spool.directory, broker)
+
+
+def test_a_crashed_sender_sends_events_to_the_spool_not_to_nowhere(
+    tmp_path: Path, broker: FakeBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(self: Delivery) -> bool:
+        raise RuntimeError("bug in the sender")
+
+    monkeypatch.setattr(Delivery, "_send_direct", boom)
+    h = Harness(tmp_path / "spool", broker)
+    h.submit_range(0, 5)
+    wait_for(lambda: h.delivery.dead)
+    h.submit_range(5, 10)
+    assert not h.delivery.flush(0.5)
+    h.delivery.close(0.5)
+    monkeypatch.undo()
+    h2 = Harness(tmp_path / "spool", broker)
+    try:
+        assert h2.delivery.flush(5)
+        assert broker.values() == expected(0, 10)
+    finally:
+        h2.delivery.close(1)

@@ -107,3 +107,12 @@ def test_mask_names_columns() -> None:
     names = [f.column for f in EVENT_FIELDS]
     assert columns_from_mask(0) == []
     assert columns_from_mask(1 | 1 << names.index("actor_id")) == ["event_id", "actor_id"]
+
+
+def test_compiled_typed_values_match_the_reference() -> None:
+    from privtrail.sinks.rows import _typed_values_slow
+
+    for event in sample_events(40):
+        doc = event.to_json()
+        assert typed_values(doc) == _typed_values_slow(doc)
+    assert typed_values({"occurred_at": "2026-01-01T00:00:00Z"})[1] == ""
