@@ -53,8 +53,9 @@ def local_kafka() -> Iterator[str]:
 
 def new_topic(admin: Any) -> str:
     name = f"bench-sdk-{uuid.uuid4().hex[:8]}"
-    admin.create_topics({name: {"num_partitions": 4, "replication_factor": 1}},
-                        wait_for_metadata=True)
+    admin.create_topics(
+        {name: {"num_partitions": 4, "replication_factor": 1}}, wait_for_metadata=True
+    )
     return name
 
 
@@ -67,8 +68,15 @@ def run_sdk(
     bootstrap: str, topic: str, number: int, spool: Path
 ) -> tuple[list[float], float, float, list[tuple[Any, Any]]]:
     """Per-call microseconds and events/s; also returns the (key, value) bytes it sent."""
-    audit = AuditClient(bootstrap=bootstrap, service="bench", topic=topic, spool_dir=spool,
-                        pseudonym_key=KEY, pseudonym_key_id="bench", registry=CollectorRegistry())
+    audit = AuditClient(
+        bootstrap=bootstrap,
+        service="bench",
+        topic=topic,
+        spool_dir=spool,
+        pseudonym_key=KEY,
+        pseudonym_key_id="bench",
+        registry=CollectorRegistry(),
+    )
     actor = staff("agent-7")
     audit.used("warm-up", items=["phone"], purpose="user_management", operation="view")
     assert audit.flush(30)
@@ -78,8 +86,13 @@ def run_sdk(
     started = time.perf_counter()
     for n in range(number):
         t0 = clock()
-        audit.used(f"customer-{n % SUBJECTS}", items=["phone", "email"],
-                   purpose="user_management", operation="view", actor=actor)
+        audit.used(
+            f"customer-{n % SUBJECTS}",
+            items=["phone", "email"],
+            purpose="user_management",
+            operation="view",
+            actor=actor,
+        )
         costs.append((clock() - t0) / 1000)
     flushed = audit.flush(300)
     elapsed = time.perf_counter() - started
@@ -92,10 +105,17 @@ def run_sdk(
         print(f"   note: {spooled:.0f} events overflowed to the spool during the SDK run")
     # the same bytes for the bare run: built by the SDK's own builder, outside any timing
     builder = audit._builder
-    sample = [builder.encode(builder.build(
-        "used", f"customer-{n % SUBJECTS}",
-        {"items": ["phone", "email"], "purpose": "user_management", "operation": "view"},
-        actor=actor)) for n in range(number)]
+    sample = [
+        builder.encode(
+            builder.build(
+                "used",
+                f"customer-{n % SUBJECTS}",
+                {"items": ["phone", "email"], "purpose": "user_management", "operation": "view"},
+                actor=actor,
+            )
+        )
+        for n in range(number)
+    ]
     return costs, number / elapsed, cpu, sample
 
 
@@ -133,10 +153,12 @@ def report(number: int, sdk: Result, bare: Result) -> None:
     print(f"{'':22}{'SDK':>12}{'bare':>12}{'SDK/bare':>10}")
     for name, a, b in rows:
         print(f"{name:22}{a:12.1f}{b:12.1f}{a / b:10.2f}")
-    print(f"targets: caller median and p99 < 50 us -> "
-          f"{'met' if pct(sdk_costs, 0.99) < 50 else 'p99 NOT met'}"
-          f" (median {'met' if statistics.median(sdk_costs) < 50 else 'NOT met'}); "
-          f">= 20000 events/s -> {'met' if sdk_rate >= 20_000 else 'NOT met'}")
+    print(
+        f"targets: caller median and p99 < 50 us -> "
+        f"{'met' if pct(sdk_costs, 0.99) < 50 else 'p99 NOT met'}"
+        f" (median {'met' if statistics.median(sdk_costs) < 50 else 'NOT met'}); "
+        f">= 20000 events/s -> {'met' if sdk_rate >= 20_000 else 'NOT met'}"
+    )
 
 
 def main() -> None:
@@ -144,7 +166,7 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=100_000)
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     args = parser.parse_args()
-    with (local_kafka() if args.bootstrap is None else _given(args.bootstrap)) as bootstrap:
+    with local_kafka() if args.bootstrap is None else _given(args.bootstrap) as bootstrap:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         try:
             with tempfile.TemporaryDirectory(prefix="bench-sdk-spool-") as spool:

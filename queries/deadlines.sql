@@ -34,23 +34,47 @@ WITH
             countIf(type IN ('access_fulfilled', 'corrected')) > 0 AS done,
             minIf(occurred_at, type = 'corrected') AS corrected_at
         FROM privtrail.events
+        -- A request's later events come after it, so rows before `from` cannot matter.
         WHERE type IN ('access_requested', 'access_fulfilled', 'correction_requested', 'corrected')
-            AND occurred_at <= t
+            AND occurred_at >= {from:DateTime64(6, 'UTC')} AND occurred_at <= t
         GROUP BY subject_id, request_id
         HAVING started_at >= {from:DateTime64(6, 'UTC')} AND started_at < {to:DateTime64(6, 'UTC')}
             AND countIf(type IN ('access_requested', 'correction_requested')) > 0
     ),
-    held AS
+    retained AS
     (
-        SELECT
-            subject_id,
-            item,
-            maxIf(occurred_at, type = 'collected') AS collected_at
+        -- Record items with a retention period whose latest collection is in the period and
+        -- whose period has run out, still held. Rows before `from` cannot change that (a
+        -- collection in the period is later than any of them), so they are not read.
+        SELECT subject_id, item, maxIf(occurred_at, type = 'collected') AS collected_at
         FROM privtrail.events
-        ARRAY JOIN items AS item
-        WHERE type IN ('collected', 'destroyed') AND occurred_at <= t
+        ARRAY JOIN arrayFilter(i -> has({retention_items:Array(String)}, i), items) AS item
+        WHERE type IN ('collected', 'destroyed')
+            AND occurred_at >= {from:DateTime64(6, 'UTC')} AND occurred_at <= t
         GROUP BY subject_id, item
         HAVING collected_at > maxIf(occurred_at, type = 'destroyed')
+            AND collected_at < {to:DateTime64(6, 'UTC')}
+            AND addMonths(collected_at, months_of(item)) <= t
+    ),
+    withdrawals AS
+    (
+        SELECT subject_id, min(occurred_at) AS withdrawn_at
+        FROM privtrail.events
+        WHERE type = 'withdrawal_requested' AND occurred_at <= t
+        GROUP BY subject_id
+        HAVING withdrawn_at >= {from:DateTime64(6, 'UTC')} AND withdrawn_at < {to:DateTime64(6, 'UTC')}
+    ),
+    held_after_withdrawal AS
+    (
+        -- Items without a retention period still held by subjects who withdrew: a primary-key
+        -- read of those subjects only.
+        SELECT subject_id, item
+        FROM privtrail.events
+        ARRAY JOIN arrayFilter(i -> NOT has({retention_items:Array(String)}, i), items) AS item
+        WHERE type IN ('collected', 'destroyed') AND occurred_at <= t
+            AND subject_id IN (SELECT subject_id FROM withdrawals)
+        GROUP BY subject_id, item
+        HAVING maxIf(occurred_at, type = 'collected') > maxIf(occurred_at, type = 'destroyed')
     ),
     duties AS
     (
@@ -77,33 +101,21 @@ WITH
             (
                 SELECT subject_id, request_id, recipient
                 FROM privtrail.events
-                WHERE type = 'recipient_notified' AND occurred_at <= t
+                WHERE type = 'recipient_notified'
+                    AND occurred_at >= {from:DateTime64(6, 'UTC')} AND occurred_at <= t
             )
         GROUP BY c.subject_id, c.request_id, r.recipient, c.corrected_at
 
         UNION ALL
         SELECT 'destroy_after_withdrawal', h.subject_id, h.item, '', w.withdrawn_at,
             w.withdrawn_at + toIntervalDay({grace_days:UInt32})
-        FROM held AS h
-        INNER JOIN
-        (
-            SELECT subject_id, min(occurred_at) AS withdrawn_at
-            FROM privtrail.events
-            WHERE type = 'withdrawal_requested' AND occurred_at <= t
-            GROUP BY subject_id
-            HAVING withdrawn_at >= {from:DateTime64(6, 'UTC')}
-                AND withdrawn_at < {to:DateTime64(6, 'UTC')}
-        ) AS w ON w.subject_id = h.subject_id
-        WHERE NOT has({retention_items:Array(String)}, h.item)
+        FROM held_after_withdrawal AS h
+        INNER JOIN withdrawals AS w ON w.subject_id = h.subject_id
 
         UNION ALL
         SELECT 'destroy_after_retention', subject_id, item, '', collected_at,
             addMonths(collected_at, months_of(item)) + toIntervalDay({grace_days:UInt32})
-        FROM held
-        WHERE has({retention_items:Array(String)}, item)
-            AND addMonths(collected_at, months_of(item)) <= t
-            AND collected_at >= {from:DateTime64(6, 'UTC')}
-            AND collected_at < {to:DateTime64(6, 'UTC')}
+        FROM retained
     )
 SELECT
     duty,

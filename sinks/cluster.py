@@ -36,6 +36,9 @@ __all__ = [
     "ClusterDDLError",
     "TableDef",
     "cluster_ddl",
+    "cluster_tables",
+    "distributed_statement",
+    "local_statement",
     "main",
     "parse_create_table",
     "render_cluster_ddl",
@@ -57,6 +60,7 @@ _CREATE = re.compile(
 _ENGINE = re.compile(r"^ENGINE\s*=?\s*(?P<engine>[A-Za-z]+)\s*", re.IGNORECASE)
 _SETTINGS = re.compile(r"\bSETTINGS\b", re.IGNORECASE)
 _NON_REPLICATED_DEDUP = re.compile(r"\bnon_replicated_deduplication_window(?=\s*=)")
+_AS_SELECT = re.compile(r"\bAS\s+SELECT\b", re.IGNORECASE)
 _NOT_COLUMNS = {"INDEX", "PROJECTION", "CONSTRAINT", "PRIMARY"}
 
 
@@ -170,6 +174,8 @@ class TableDef:
     engine: str  # a MergeTree-family engine, e.g. "MergeTree"
     engine_args: str  # what stands between the engine's parentheses, or ""
     clauses: str  # PARTITION BY / ORDER BY / ... / SETTINGS, verbatim minus comments
+    source: str = "<ddl>"  # the file it came from, for error messages
+    statement: str = ""  # the statement as parsed, for error messages
 
 
 def _unquote(identifier: str) -> str:
@@ -217,11 +223,14 @@ def parse_create_table(statement: str, source: str = "<ddl>") -> TableDef:
         if close < 0:
             raise ClusterDDLError(source, statement, "the engine arguments are never closed")
         args, rest = rest[1:close].strip(), rest[close + 1 :]
+    if _AS_SELECT.search(_mask_literals(rest)):
+        # Copying a populating SELECT to every replica would insert its rows once per node.
+        raise ClusterDDLError(source, statement, "CREATE TABLE ... AS SELECT is not supported")
     try:
         names = _column_names(columns)
     except ValueError as exc:
         raise ClusterDDLError(source, statement, str(exc)) from exc
-    return TableDef(name, columns, names, kind, args, rest.strip())
+    return TableDef(name, columns, names, kind, args, rest.strip(), source, statement)
 
 
 def sharding_key(table: TableDef) -> str:
@@ -238,7 +247,9 @@ def sharding_key(table: TableDef) -> str:
     if "log_partition" in table.column_names:
         return "log_partition"
     raise ClusterDDLError(
-        "sharding", table.name, f"table {table.name} has neither subject_id nor log_partition"
+        table.source,
+        table.statement or table.name,
+        f"no sharding key: table {table.name} has neither subject_id nor log_partition",
     )
 
 
@@ -252,6 +263,9 @@ def _settings(clauses: str) -> str:
 
 
 def _block(text: str, indent: str = "") -> str:
+    # Re-indents the column list for the operator's eyes. (A string literal spanning lines
+    # would be re-indented too; the DDL has none, and ClickHouse's parse check would not
+    # notice, so keep literals on one line.)
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     return textwrap.indent(textwrap.dedent("\n".join(lines)), indent)
 
@@ -290,14 +304,21 @@ def _shipped_sources() -> list[tuple[str, str]]:
 
 def cluster_tables(sources: Iterable[tuple[str, str]] | None = None) -> list[TableDef]:
     """Every table of the single-node DDL (``(label, sql)`` pairs; default: shipped files)."""
-    tables: list[TableDef] = []
+    tables: dict[str, TableDef] = {}
     for label, sql in _shipped_sources() if sources is None else sources:
         try:
             statements = _split_statements(_strip_comments(sql))
         except ValueError as exc:
             raise ClusterDDLError(label, sql, str(exc)) from exc
-        tables.extend(parse_create_table(s, label) for s in statements)
-    return tables
+        for statement in statements:
+            table = parse_create_table(statement, label)
+            # IF NOT EXISTS would make a second definition a silent no-op on one server,
+            # whichever of the two the cluster got: refuse the ambiguity instead.
+            if table.name in tables:
+                first = tables[table.name].source
+                raise ClusterDDLError(label, statement, f"table {table.name} already in {first}")
+            tables[table.name] = table
+    return list(tables.values())
 
 
 def cluster_ddl(

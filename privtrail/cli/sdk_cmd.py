@@ -31,14 +31,28 @@ CLI_SERVICE = "privtrail-cli"
 @click.option("--service", help=f"Client name for metrics and spool [env {ENV['service']}]")
 @click.option("--topic", help=f"Topic [env {ENV['topic']}]")
 @click.option("--spool-dir", type=click.Path(path_type=Path), help=f"[env {ENV['spool_dir']}]")
-@click.option("--policy", "policy_path", type=click.Path(path_type=Path, exists=True),
-              help=f"Policy for vocabulary checks [env {ENV['policy_path']}; default bundled]")
-@click.option("--pseudonymise", is_flag=True,
-              help="subject_id holds raw identifiers: pseudonymise them (needs the key)")
-@click.option("--on-invalid", type=click.Choice(["raise", "warn"]),
-              help="Unknown vocabulary terms: refuse the line (raise) or send with a warning")
-@click.option("--timeout", default=60.0, show_default=True,
-              help="Seconds to wait for the broker to acknowledge everything")
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(path_type=Path, exists=True),
+    help=f"Policy for vocabulary checks [env {ENV['policy_path']}; default bundled]",
+)
+@click.option(
+    "--pseudonymise",
+    is_flag=True,
+    help="subject_id holds raw identifiers: pseudonymise them (needs the key)",
+)
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["raise", "warn"]),
+    help="Unknown vocabulary terms: refuse the line (raise) or send with a warning",
+)
+@click.option(
+    "--timeout",
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the broker to acknowledge everything",
+)
 def emit(
     file: TextIO,
     bootstrap: str | None,
@@ -109,10 +123,18 @@ def _emit_lines(client: AuditClient, file: TextIO, pseudonymise: bool) -> tuple[
 
 @click.command()
 @click.argument("subject")
-@click.option("--key-env", default=ENV["pseudonym_key"], show_default=True,
-              help="Environment variable holding the key (hex or base64)")
-@click.option("--key-id-env", default=ENV["pseudonym_key_id"], show_default=True,
-              help="Environment variable holding the key id (printed with -v)")
+@click.option(
+    "--key-env",
+    default=ENV["pseudonym_key"],
+    show_default=True,
+    help="Environment variable holding the key (hex or base64)",
+)
+@click.option(
+    "--key-id-env",
+    default=ENV["pseudonym_key_id"],
+    show_default=True,
+    help="Environment variable holding the key id (printed with -v)",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also print the key id")
 def pseudonym(subject: str, key_env: str, key_id_env: str, verbose: bool) -> None:
     """Print the pseudonym the SDK records for SUBJECT ('-' reads it from stdin, which keeps

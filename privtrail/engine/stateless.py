@@ -107,7 +107,9 @@ def _collected(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert
     if context not in idx.contexts:
         return  # unknown context: UNKNOWN_TERM says so; nothing to judge against
     allowed = idx.context_items[context]
-    extra = [i for i in known_items(idx, event, unknown) if i not in allowed]
+    items = known_items(idx, event, unknown)
+    # issuperset runs in C and allocates nothing: the common, clean case stays cheap
+    extra = [i for i in items if i not in allowed] if not allowed.issuperset(items) else None
     if extra:
         out.append(
             event_alert(
@@ -119,7 +121,12 @@ def _collected(idx: PolicyIndex, event: Any, unknown: list[str], out: list[Alert
             )
         )
     allowed_p = idx.context_purposes[context]
-    bad = [p for p in dict.fromkeys(event.purposes) if p in idx.purposes and p not in allowed_p]
+    purposes = event.purposes
+    bad = (
+        [p for p in dict.fromkeys(purposes) if p in idx.purposes and p not in allowed_p]
+        if not allowed_p.issuperset(purposes)
+        else None
+    )
     if bad:
         out.append(
             event_alert(

@@ -164,7 +164,6 @@ class SubjectEngine:
 
     def _use(self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]) -> None:
         idx = self._index
-        policy = self._index
         items = known_items(idx, event, unknown)
         purpose = event.purpose
         known_purpose = purpose in idx.purposes
@@ -172,11 +171,15 @@ class SubjectEngine:
         declared = state.purposes
         verb = _Verb(event)
 
-        missing = [i for i in items if i not in declared]
+        missing = None
+        for item in items:
+            if item not in declared:
+                missing = [i for i in items if i not in declared]
+                break
         if missing:
             out.append(
                 event_alert(
-                    policy,
+                    idx,
                     NOT_COLLECTED,
                     event,
                     f"{verb} of {terms(missing)}, never collected for this subject",
@@ -184,11 +187,16 @@ class SubjectEngine:
                 )
             )
         if known_purpose and not exempt:
-            bad = [i for i in items if i in declared and purpose not in declared[i]]
+            bad = None
+            for item in items:
+                held = declared.get(item)
+                if held is not None and purpose not in held:
+                    bad = [i for i in items if i in declared and purpose not in declared[i]]
+                    break
             if bad:
                 out.append(
                     event_alert(
-                        policy,
+                        idx,
                         PURPOSE_VIOLATION,
                         event,
                         f"{verb} of {terms(bad)} for '{purpose}', not declared when collected",
@@ -203,7 +211,7 @@ class SubjectEngine:
         if purpose == MARKETING and not (consents and MARKETING in consents):
             out.append(
                 event_alert(
-                    policy,
+                    idx,
                     MARKETING_WITHOUT_CONSENT,
                     event,
                     f"{verb} of {terms(items)} for 'marketing' without an active marketing consent",
@@ -226,7 +234,7 @@ class SubjectEngine:
                 )
                 out.append(
                     event_alert(
-                        policy,
+                        idx,
                         USE_DURING_CORRECTION,
                         event,
                         f"{verb} of {terms(under)} while correction {terms(open_ids)} is open",
@@ -239,7 +247,7 @@ class SubjectEngine:
             if gone:
                 out.append(
                     event_alert(
-                        policy,
+                        idx,
                         USE_AFTER_DESTRUCTION,
                         event,
                         f"{verb} of {terms(gone)} after they were destroyed",
@@ -252,7 +260,7 @@ class SubjectEngine:
             if arch:
                 out.append(
                     event_alert(
-                        policy,
+                        idx,
                         ARCHIVE_MISUSE,
                         event,
                         f"{verb} of archived {terms(arch)} for '{purpose}'",
@@ -262,7 +270,7 @@ class SubjectEngine:
         if state.withdrawal_event is not None and not exempt:
             out.append(
                 event_alert(
-                    policy,
+                    idx,
                     USE_AFTER_WITHDRAWAL,
                     event,
                     f"{verb} of {terms(items)} for '{purpose}' after the subject withdrew",

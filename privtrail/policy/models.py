@@ -318,4 +318,4 @@ class Policy(_Model):
         ``context``, ``method``, ``operation``, ``basis``, ``scope``, ``channel``).
         Recipients are not vocabulary: any recipient not a processor is a third party.
         """
-        return unknown_terms(self._index, event)
+        return list(unknown_terms(self._index, event))

@@ -22,9 +22,32 @@ _WITH_ITEMS = frozenset(
 )
 
 
+_NONE: list[str] = []  # shared "no unknown terms"; callers treat the result as read-only
+
+
 def unknown_terms(index: PolicyIndex, event: Any) -> list[str]:
-    """``["items:foo", "purpose:bar"]``: unknown terms as ``field:term``, in field order."""
+    """``["items:foo", "purpose:bar"]``: unknown terms as ``field:term``, in field order.
+
+    The engine calls this on every event; the clean case returns a shared empty list
+    without allocating, so the result must not be mutated (``Policy.unknown_terms``
+    returns a copy).
+    """
     kind = event.type
+    # Fast path for the two commonest types: set checks in C, no allocation.
+    if kind == "used":
+        if (
+            event.purpose in index.purposes
+            and event.operation in index.operations
+            and index.items.issuperset(event.items)
+        ):
+            return _NONE
+    elif kind == "collected" and (
+        event.context in index.contexts
+        and event.method in index.methods
+        and index.items.issuperset(event.items)
+        and index.purposes.issuperset(event.purposes)
+    ):
+        return _NONE
     out: list[str] = []
     if kind in _WITH_ITEMS:
         known = index.items
@@ -57,5 +80,7 @@ def unknown_terms(index: PolicyIndex, event: Any) -> list[str]:
             out.append(f"channel:{event.channel}")
     elif kind == "destroyed" and event.method not in index.destruction_methods:
         out.append(f"method:{event.method}")
+    if not out:
+        return _NONE
     # A term repeated in one event is reported once.
     return list(dict.fromkeys(out)) if len(out) > 1 else out

@@ -28,9 +28,7 @@ class UnknownTermError(SdkError, ValueError):
     def __init__(self, event_type: str, terms: list[str]) -> None:
         self.event_type = event_type
         self.terms = list(terms)
-        super().__init__(
-            f"{event_type}: not in the policy vocabulary: {', '.join(self.terms)}"
-        )
+        super().__init__(f"{event_type}: not in the policy vocabulary: {', '.join(self.terms)}")
 
 
 class SpoolFullError(SdkError, RuntimeError):

@@ -145,9 +145,7 @@ class EventMethods(Generic[R]):
         fields = {"request_id": request_id, "verified_as": verified_as}
         return self._record("identity_verified", subject, fields, common)
 
-    def access_fulfilled(
-        self, subject: Subject, *, request_id: str, **common: Unpack[Common]
-    ) -> R:
+    def access_fulfilled(self, subject: Subject, *, request_id: str, **common: Unpack[Common]) -> R:
         """An access request was answered."""
         return self._record("access_fulfilled", subject, {"request_id": request_id}, common)
 
@@ -155,9 +153,7 @@ class EventMethods(Generic[R]):
         """The subject asked to withdraw (delete their account)."""
         return self._record("withdrawal_requested", subject, {}, common)
 
-    def archived(
-        self, subject: Subject, *, items: Sequence[str], **common: Unpack[Common]
-    ) -> R:
+    def archived(self, subject: Subject, *, items: Sequence[str], **common: Unpack[Common]) -> R:
         """Items were moved to separated storage."""
         return self._record("archived", subject, {"items": items}, common)
 
@@ -174,9 +170,7 @@ class EventMethods(Generic[R]):
         fields = {"items": items, "method": method, "reason": reason}
         return self._record("destroyed", subject, fields, common)
 
-    def handler_authorized(
-        self, *, handler_id: str, role: str, **common: Unpack[Common]
-    ) -> R:
+    def handler_authorized(self, *, handler_id: str, role: str, **common: Unpack[Common]) -> R:
         """A staff member was authorised to handle personal data (no subject)."""
         fields = {"handler_id": handler_id, "role": role}
         return self._record("handler_authorized", None, fields, common)

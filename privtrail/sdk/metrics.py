@@ -37,40 +37,58 @@ def _family(registry: CollectorRegistry) -> _Family:
             labels = ["service"]
             family = _Family(
                 sent=Counter(
-                    "privtrail_sdk_events_sent", "Events acknowledged by the broker "
-                    "(first attempt)", labels, registry=registry
+                    "privtrail_sdk_events_sent",
+                    "Events acknowledged by the broker (first attempt)",
+                    labels,
+                    registry=registry,
                 ),
                 spooled=Counter(
-                    "privtrail_sdk_events_spooled", "Events written to the local spool",
-                    labels, registry=registry,
+                    "privtrail_sdk_events_spooled",
+                    "Events written to the local spool",
+                    labels,
+                    registry=registry,
                 ),
                 replayed=Counter(
-                    "privtrail_sdk_events_replayed", "Spooled events acknowledged by the broker",
-                    labels, registry=registry,
+                    "privtrail_sdk_events_replayed",
+                    "Spooled events acknowledged by the broker",
+                    labels,
+                    registry=registry,
                 ),
                 refused=Counter(
-                    "privtrail_sdk_events_refused", "Events refused at the call site "
-                    "(contract, vocabulary, spool full)", labels + ["reason"], registry=registry,
+                    "privtrail_sdk_events_refused",
+                    "Events refused at the call site (contract, vocabulary, spool full)",
+                    labels + ["reason"],
+                    registry=registry,
                 ),
                 failed=Counter(
-                    "privtrail_sdk_events_failed", "Send attempts that failed (the event is "
-                    "spooled and retried) or spool records found corrupt", labels,
+                    "privtrail_sdk_events_failed",
+                    "Send attempts that failed (the event is "
+                    "spooled and retried) or spool records found corrupt",
+                    labels,
                     registry=registry,
                 ),
                 spool_full=Counter(
-                    "privtrail_sdk_spool_full", "Times the spool refused a record for size",
-                    labels, registry=registry,
+                    "privtrail_sdk_spool_full",
+                    "Times the spool refused a record for size",
+                    labels,
+                    registry=registry,
                 ),
                 queue_depth=Gauge(
-                    "privtrail_sdk_queue_depth", "Events in the in-memory queue", labels,
+                    "privtrail_sdk_queue_depth",
+                    "Events in the in-memory queue",
+                    labels,
                     registry=registry,
                 ),
                 spool_bytes=Gauge(
-                    "privtrail_sdk_spool_bytes", "Bytes in the local spool", labels,
+                    "privtrail_sdk_spool_bytes",
+                    "Bytes in the local spool",
+                    labels,
                     registry=registry,
                 ),
                 broker_up=Gauge(
-                    "privtrail_sdk_broker_up", "1 while the broker acknowledges sends", labels,
+                    "privtrail_sdk_broker_up",
+                    "1 while the broker acknowledges sends",
+                    labels,
                     registry=registry,
                 ),
             )

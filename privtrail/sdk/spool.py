@@ -189,14 +189,21 @@ class Spool:
         if torn or result.valid_end < len(MAGIC) or _tail_is_single_record(tail):
             log.warning(
                 "spool %s: torn last record at byte %d (%s), %d byte(s) truncated",
-                path, result.valid_end, result.reason, result.discarded,
+                path,
+                result.valid_end,
+                result.reason,
+                result.discarded,
             )
         else:
             keep = path.with_name(path.name + ".corrupt")
             keep.write_bytes(tail)
             log.error(
                 "spool %s: corrupt record at byte %d (%s); %d byte(s) moved to %s",
-                path, result.valid_end, result.reason, result.discarded, keep,
+                path,
+                result.valid_end,
+                result.reason,
+                result.discarded,
+                keep,
             )
             if self._on_corrupt is not None:
                 self._on_corrupt(result.discarded)

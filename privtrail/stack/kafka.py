@@ -11,12 +11,9 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import re
-import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,12 +21,12 @@ from string import Template
 
 from privtrail.errors import StackError
 from privtrail.stack import kafka_jars, settings
+from privtrail.stack.java import JavaRuntime, archive_flags, find_java, publish_archive
 from privtrail.stack.ports import HOST, port_answers, require_free
 from privtrail.stack.process import ManagedProcess, PidFile
 
 START_TIMEOUT = 120.0  # a cold JVM on a busy 2-core machine can take a while
 STOP_TIMEOUT = 60.0
-_JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,26 +54,6 @@ class KafkaConfig:
 def render_log4j2(log_file: Path) -> str:
     template = resources.files("privtrail.stack").joinpath("kafka-log4j2.xml").read_text()
     return Template(template).substitute(log_file=log_file)
-
-
-def find_java(env: Mapping[str, str] | None = None) -> str:
-    """Path of a Java 17+ ``java``; :class:`StackError` saying what to install otherwise."""
-    java = settings.java_executable(env) or shutil.which("java")
-    if java is None:
-        raise StackError(
-            "Java is not installed (no 'java' on PATH and no JAVA_HOME); install Java 17+ "
-            "(e.g. apt-get install openjdk-17-jre-headless) to run the local Kafka broker"
-        )
-    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    match = _JAVA_VERSION.search(result.stderr + result.stdout)
-    if match is None:
-        raise StackError(f"cannot tell the version of {java}; Kafka needs Java 17+")
-    major = int(match.group(1))
-    if major == 1 and match.group(2):  # "1.8.0" style
-        major = int(match.group(2))
-    if major < 17:
-        raise StackError(f"{java} is Java {major}; Kafka {settings.KAFKA_VERSION} needs Java 17+")
-    return java
 
 
 def new_cluster_id() -> str:
@@ -128,6 +105,7 @@ class KafkaServer:
         self.config_path = self.config_dir / "server.properties"
         self.log_file = home / "logs" / "kafka.log"
         self.out_file = home / "logs" / "kafka.out"
+        self.cds_pending = self.config_dir / "kafka-cds.jsa"  # written at the JVM's exit
         # The config path is unique to this home: it proves a pid is our broker.
         self.process = ManagedProcess(
             "Kafka", PidFile(home / "run" / "kafka.pid", marker=str(self.config_path))
@@ -162,7 +140,9 @@ class KafkaServer:
         ports = {"kafka": self.port, "kafka_controller": self.controller_port}
         require_free(ports, "Kafka", grace=3.0)
         java = find_java()
-        kafka_jars.ensure_jars(self.cache, log=self.home / "logs" / "maven.log")
+        libs = kafka_jars.ensure_jars(self.cache, log=self.home / "logs" / "maven.log")
+        # An archive left by an earlier clean stop (perhaps by another CLI process).
+        publish_archive(self.cds_pending, libs, java)
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config().render())
         log4j = self.config_dir / "log4j2.xml"
@@ -171,8 +151,9 @@ class KafkaServer:
         if not (self.data_dir / "meta.properties").exists():
             self._format(java)
         argv = [
-            java,
+            java.path,
             *settings.kafka_heap_opts(),
+            *archive_flags(libs, java, self.cds_pending),
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError",
@@ -186,10 +167,10 @@ class KafkaServer:
         ]
         self.process.spawn(argv, cwd=self.config_dir, log_path=self.out_file, env=os.environ)
 
-    def _format(self, java: str) -> None:
+    def _format(self, java: JavaRuntime) -> None:
         """Format the KRaft storage once; ``meta.properties`` marks it done."""
         argv = [
-            java,
+            java.path,
             "-Xmx256m",
             f"-Dlog4j2.configurationFile={self.config_dir / 'log4j2.xml'}",
             "-cp",
@@ -229,7 +210,10 @@ class KafkaServer:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Controlled shutdown (SIGTERM); False when it was not running."""
-        return self.process.stop(timeout)
+        stopped = self.process.stop(timeout)
+        if stopped and self.cds_pending.exists() and kafka_jars.jars_ready(self.cache):
+            publish_archive(self.cds_pending, kafka_jars.libs_dir(self.cache), find_java())
+        return stopped
 
     def kill(self) -> bool:
         """SIGKILL, as in a crash; the next start recovers the logs."""

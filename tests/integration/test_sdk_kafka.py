@@ -32,16 +32,26 @@ KEY = bytes(range(32))
 
 def client(bootstrap: str, topic: str, spool: Path, **kw: Any) -> AuditClient:
     return AuditClient(
-        bootstrap=bootstrap, service="it-sdk", topic=topic, spool_dir=spool,
-        pseudonym_key=KEY, pseudonym_key_id="it", registry=CollectorRegistry(), **kw,
+        bootstrap=bootstrap,
+        service="it-sdk",
+        topic=topic,
+        spool_dir=spool,
+        pseudonym_key=KEY,
+        pseudonym_key_id="it",
+        registry=CollectorRegistry(),
+        **kw,
     )
 
 
 def consume(bootstrap: str, topic: str, want: set[str], timeout: float = 120.0) -> list[Any]:
     """Every record of ``topic`` decoded, reading until all ``want`` ids were seen."""
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, consumer_timeout_ms=5_000, max_poll_records=5_000,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5_000,
+        max_poll_records=5_000,
     )
     events: list[Any] = []
     seen: set[str] = set()
@@ -70,10 +80,16 @@ def test_100k_events_from_4_threads_exactly_once_in_order_per_subject(
     def work(tid: int) -> None:
         ids = []
         for n in range(per_thread):
-            ids.append(audit.used(
-                f"thread{tid}-subject{n % 500}", items=["phone"], purpose="user_management",
-                operation="view", request_id=f"t{tid}n{n}", actor=staff(f"agent-{tid}"),
-            ))
+            ids.append(
+                audit.used(
+                    f"thread{tid}-subject{n % 500}",
+                    items=["phone"],
+                    purpose="user_management",
+                    operation="view",
+                    request_id=f"t{tid}n{n}",
+                    actor=staff(f"agent-{tid}"),
+                )
+            )
         emitted[tid] = ids
 
     workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
@@ -104,8 +120,12 @@ def test_broker_stopped_mid_run_loses_nothing(
     stack: Any, kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
 ) -> None:
     topic = kafka_topic_factory(partitions=2)
-    audit = client(kafka_bootstrap, topic, tmp_path / "spool",
-                   options=DeliveryOptions(broker_timeout=1.0, spool_fsync="interval"))
+    audit = client(
+        kafka_bootstrap,
+        topic,
+        tmp_path / "spool",
+        options=DeliveryOptions(broker_timeout=1.0, spool_fsync="interval"),
+    )
     ids: list[str] = []
     phases: dict[str, int] = {}
     stop = threading.Event()
@@ -181,7 +201,10 @@ def test_sigkill_while_spooling_then_restart_delivers_the_spool(
     env = {**os.environ, "PRIVTRAIL_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
         [sys.executable, "-c", SPOOLING_PRODUCER, "spool", unreachable, topic, str(spool)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     durable: list[str] = []
     try:
@@ -199,7 +222,10 @@ def test_sigkill_while_spooling_then_restart_delivers_the_spool(
 
     restart = subprocess.run(
         [sys.executable, "-c", SPOOLING_PRODUCER, "deliver", kafka_bootstrap, topic, str(spool)],
-        capture_output=True, text=True, env=env, timeout=180,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
     )
     assert restart.stdout.strip() == "DELIVERED", restart.stderr[-2000:]
     assert not list(spool.glob("*.spool"))

@@ -418,6 +418,7 @@ def test_prove_consistency_between_checkpoints(
     kafka_topic_factory: Callable[..., str],
     ch_admin: Any,
     ch_investigator: Any,
+    tmp_path: Path,
 ) -> None:
     from privtrail.sinks.prove import prove_consistency
 
@@ -450,6 +451,25 @@ def test_prove_consistency_between_checkpoints(
         data["old_checkpoint"].encode(), data["new_checkpoint"].encode(), load_verifiers(settings)
     )
     assert (old.size, new.size) == (30, 67)
+    # And offline, with the standalone verifier (notes and proof as separate files).
+    (tmp_path / "old.note").write_text(data["old_checkpoint"])
+    (tmp_path / "new.note").write_text(data["new_checkpoint"])
+    (tmp_path / "proof.json").write_text(text)
+    tool = ROOT / "tools" / "privtrail_verify_proof.py"
+    key = load_verifiers(settings)[0].key_string()
+    files = [str(tmp_path / n) for n in ("old.note", "new.note", "proof.json")]
+    done = subprocess.run(
+        [sys.executable, str(tool), "--key", key, "--consistency", *files],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    swapped = subprocess.run(
+        [sys.executable, str(tool), "--key", key, "--consistency", files[1], files[0], files[2]],
+        capture_output=True,
+        text=True,
+    )
+    assert swapped.returncode != 0
 
 
 def test_cli_db_migrate_is_a_no_op_the_second_time(

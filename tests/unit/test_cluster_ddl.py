@@ -234,6 +234,8 @@ BROKEN = {
     "no_columns": "CREATE TABLE privtrail.t AS privtrail.u",
     "unclosed": "CREATE TABLE privtrail.t (subject_id String ENGINE = MergeTree ORDER BY a",
     "no_engine": "CREATE TABLE privtrail.t (subject_id String) ORDER BY subject_id",
+    "as_select": "CREATE TABLE privtrail.t (subject_id String) ENGINE = MergeTree "
+    "ORDER BY subject_id AS SELECT 'x'",
     "log_engine": "CREATE TABLE privtrail.t (subject_id String) ENGINE = Log",
     "replicated": "CREATE TABLE privtrail.t (subject_id String) "
     "ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY subject_id",
@@ -255,6 +257,18 @@ def test_the_error_names_the_file_and_the_statement() -> None:
         cluster_ddl(sources=[("ddl/0042_bad.sql", "-- x\n" + BROKEN["alter"] + ";\n")])
     assert info.value.source == "ddl/0042_bad.sql"
     assert info.value.statement.startswith("ALTER TABLE privtrail.events")
+
+
+def test_an_error_in_a_table_without_a_shard_key_names_its_file() -> None:
+    sql = "CREATE TABLE privtrail.t (a String) ENGINE = MergeTree ORDER BY a"
+    with pytest.raises(ClusterDDLError, match=r"^ddl/0042_bad\.sql: no sharding key: table t"):
+        cluster_ddl(sources=[("ddl/0042_bad.sql", sql)])
+
+
+def test_a_table_defined_twice_is_an_error() -> None:
+    good = load_migrations()[0]
+    with pytest.raises(ClusterDDLError, match=r"^ddl/0042_again\.sql: table events already in"):
+        cluster_ddl(sources=[("ddl/0001_events.sql", good.sql), ("ddl/0042_again.sql", good.sql)])
 
 
 @pytest.mark.parametrize("cluster", ["", "a b", "x'); DROP TABLE y; --", "{a}{b}"])

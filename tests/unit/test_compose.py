@@ -40,9 +40,7 @@ def test_kafka_is_kraft(compose: dict[str, Any]) -> None:
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == 1
 
 
-@pytest.mark.parametrize(
-    ("service", "port"), [("kafka", "9092:9092"), ("clickhouse", "8123:8123")]
-)
+@pytest.mark.parametrize(("service", "port"), [("kafka", "9092:9092"), ("clickhouse", "8123:8123")])
 def test_ports(compose: dict[str, Any], service: str, port: str) -> None:
     assert port in compose["services"][service]["ports"]
 

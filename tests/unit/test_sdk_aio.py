@@ -27,8 +27,12 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
 
 def make(tmp_path: Path) -> AsyncAuditClient:
     return AsyncAuditClient(
-        bootstrap="fake:9092", service="mailer", spool_dir=tmp_path / "spool",
-        pseudonym_key=bytes(range(32)), pseudonym_key_id="k1", registry=CollectorRegistry(),
+        bootstrap="fake:9092",
+        service="mailer",
+        spool_dir=tmp_path / "spool",
+        pseudonym_key=bytes(range(32)),
+        pseudonym_key_id="k1",
+        registry=CollectorRegistry(),
     )
 
 

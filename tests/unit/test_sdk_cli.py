@@ -24,8 +24,14 @@ KEY = bytes(range(32))
 def broker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBroker:
     fake = FakeBroker()
     monkeypatch.setattr(client_module, "build_producer", lambda *_a, **_k: fake.producer())
-    for var in ("PRIVTRAIL_PSEUDONYM_KEY", "PRIVTRAIL_PSEUDONYM_KEY_ID", "PRIVTRAIL_SDK_DEV_MODE",
-                "PRIVTRAIL_SERVICE", "PRIVTRAIL_SPOOL_DIR", "PRIVTRAIL_POLICY"):
+    for var in (
+        "PRIVTRAIL_PSEUDONYM_KEY",
+        "PRIVTRAIL_PSEUDONYM_KEY_ID",
+        "PRIVTRAIL_SDK_DEV_MODE",
+        "PRIVTRAIL_SERVICE",
+        "PRIVTRAIL_SPOOL_DIR",
+        "PRIVTRAIL_POLICY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PRIVTRAIL_BOOTSTRAP_SERVERS", "fake:9092")
     monkeypatch.setenv("PRIVTRAIL_HOME", str(tmp_path / "home"))
@@ -34,9 +40,14 @@ def broker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBroker:
 
 def event(subject: str, **extra: Any) -> dict[str, Any]:
     base = {
-        "type": "consent_given", "event_id": new_event_id(), "occurred_at": "2026-01-01T00:00:00Z",
-        "source": {"service": "shop"}, "actor": {"kind": "service", "id": "shop"},
-        "subject_id": subject, "subject_key_id": "k1", "scope": "marketing",
+        "type": "consent_given",
+        "event_id": new_event_id(),
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "source": {"service": "shop"},
+        "actor": {"kind": "service", "id": "shop"},
+        "subject_id": subject,
+        "subject_key_id": "k1",
+        "scope": "marketing",
     }
     base.update(extra)
     return base
@@ -89,7 +100,9 @@ def test_emit_refuses_bad_lines_by_number_and_exits_non_zero(
 
 
 def test_emit_pseudonymise_needs_the_key_and_uses_it(
-    broker: FakeBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    broker: FakeBroker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = write_lines(tmp_path / "e.jsonl", [event("customer-1")])

@@ -77,7 +77,10 @@ def sent_events(audit: AuditClient, broker: FakeBroker) -> list[Any]:
 
 def test_valid_call_sends_a_pseudonymised_event(audit: AuditClient, broker: FakeBroker) -> None:
     event_id = audit.used(
-        "customer-42", items=["phone"], purpose="user_management", operation="view",
+        "customer-42",
+        items=["phone"],
+        purpose="user_management",
+        operation="view",
         actor=staff("agent-7", role="support"),
     )
     (event,) = sent_events(audit, broker)
@@ -127,12 +130,29 @@ def test_subject_actor_without_subject_is_refused(audit: AuditClient) -> None:
 def test_every_event_type_has_a_method_that_sends(audit: AuditClient, broker: FakeBroker) -> None:
     now = datetime.now(UTC)
     s = "c1"
-    audit.collected(s, items=["email", "phone"], context="product_inquiry",
-                    method="inquiry_board", purposes=["user_management"])
-    audit.used(s, items=["phone"], purpose="user_management", operation="view",
-               reason="ticket", request_id="r-1")
-    audit.disclosed(s, items=["email"], recipient="benchmark_email", purpose="marketing",
-                    basis="entrustment", legal_reference="contract-7")
+    audit.collected(
+        s,
+        items=["email", "phone"],
+        context="product_inquiry",
+        method="inquiry_board",
+        purposes=["user_management"],
+    )
+    audit.used(
+        s,
+        items=["phone"],
+        purpose="user_management",
+        operation="view",
+        reason="ticket",
+        request_id="r-1",
+    )
+    audit.disclosed(
+        s,
+        items=["email"],
+        recipient="benchmark_email",
+        purpose="marketing",
+        basis="entrustment",
+        legal_reference="contract-7",
+    )
     audit.consent_given(s, scope="marketing")
     audit.consent_withdrawn(s, scope="marketing")
     audit.correction_requested(s, request_id="r-2", items=["phone"])
@@ -143,12 +163,14 @@ def test_every_event_type_has_a_method_that_sends(audit: AuditClient, broker: Fa
     audit.access_fulfilled(s, request_id="r-3")
     audit.withdrawal_requested(s, actor=subject_actor())
     audit.archived(s, items=["contract_record"])
-    audit.destroyed(s, items=["phone"], method="irrecoverable_delete", reason="subject_request",
-                    actor=system())
+    audit.destroyed(
+        s, items=["phone"], method="irrecoverable_delete", reason="subject_request", actor=system()
+    )
     audit.handler_authorized(handler_id="agent-7", role="support")
     audit.handler_revoked(handler_id="agent-7", role="support")
-    audit.policy_published(policy_version="colabox-v2", announced_at=now, effective_at=now,
-                           significant=True)
+    audit.policy_published(
+        policy_version="colabox-v2", announced_at=now, effective_at=now, significant=True
+    )
     events = sent_events(audit, broker)
     from privtrail.events import EVENT_TYPES
 
@@ -160,35 +182,74 @@ def test_every_event_type_has_a_method_that_sends(audit: AuditClient, broker: Fa
 @pytest.mark.parametrize(
     ("call", "field", "message"),
     [
-        (lambda a: a.used("c", items=[], purpose="user_management", operation="view"),
-         "items", "at least 1"),
-        (lambda a: a.used("c", items="phone", purpose="user_management", operation="view"),
-         "items", "list"),
-        (lambda a: a.used("c", items=["phone"], purpose=7, operation="view"),
-         "purpose", "string"),
-        (lambda a: a.used("c", items=["Phone Number"], purpose="user_management",
-                          operation="view"), "items[0]", "not a vocabulary term"),
-        (lambda a: a.identity_verified("c", request_id="r", verified_as="cousin"),
-         "verified_as", "self"),
-        (lambda a: a.destroyed("c", items=["phone"], method="shred", reason="bored"),
-         "reason", "purpose_fulfilled"),
-        (lambda a: a.policy_published(policy_version="v2", announced_at=datetime(2026, 1, 1),
-                                      effective_at=datetime.now(UTC), significant=True),
-         "announced_at", "time zone"),
-        (lambda a: a.consent_given("c", scope="marketing", occurred_at="yesterday"),
-         "occurred_at", "datetime"),
+        (
+            lambda a: a.used("c", items=[], purpose="user_management", operation="view"),
+            "items",
+            "at least 1",
+        ),
+        (
+            lambda a: a.used("c", items="phone", purpose="user_management", operation="view"),
+            "items",
+            "list",
+        ),
+        (lambda a: a.used("c", items=["phone"], purpose=7, operation="view"), "purpose", "string"),
+        (
+            lambda a: a.used(
+                "c", items=["Phone Number"], purpose="user_management", operation="view"
+            ),
+            "items[0]",
+            "not a vocabulary term",
+        ),
+        (
+            lambda a: a.identity_verified("c", request_id="r", verified_as="cousin"),
+            "verified_as",
+            "self",
+        ),
+        (
+            lambda a: a.destroyed("c", items=["phone"], method="shred", reason="bored"),
+            "reason",
+            "purpose_fulfilled",
+        ),
+        (
+            lambda a: a.policy_published(
+                policy_version="v2",
+                announced_at=datetime(2026, 1, 1),
+                effective_at=datetime.now(UTC),
+                significant=True,
+            ),
+            "announced_at",
+            "time zone",
+        ),
+        (
+            lambda a: a.consent_given("c", scope="marketing", occurred_at="yesterday"),
+            "occurred_at",
+            "datetime",
+        ),
         (lambda a: a.corrected("c", request_id=""), "request_id", "at least 1"),
-        (lambda a: a.used(None, items=["phone"], purpose="user_management", operation="view"),
-         "subject_id", "required"),
-        (lambda a: a.used("", items=["phone"], purpose="user_management", operation="view"),
-         "subject_id", "non-empty"),
-        (lambda a: a.handler_authorized(handler_id="h", role="r", event_id=""),
-         "event_id", "at least 1"),
+        (
+            lambda a: a.used(None, items=["phone"], purpose="user_management", operation="view"),
+            "subject_id",
+            "required",
+        ),
+        (
+            lambda a: a.used("", items=["phone"], purpose="user_management", operation="view"),
+            "subject_id",
+            "non-empty",
+        ),
+        (
+            lambda a: a.handler_authorized(handler_id="h", role="r", event_id=""),
+            "event_id",
+            "at least 1",
+        ),
     ],
 )
 def test_contract_errors_name_the_field(
-    audit: AuditClient, broker: FakeBroker, registry: CollectorRegistry,
-    call: Any, field: str, message: str,
+    audit: AuditClient,
+    broker: FakeBroker,
+    registry: CollectorRegistry,
+    call: Any,
+    field: str,
+    message: str,
 ) -> None:
     with pytest.raises(ContractError) as info:
         call(audit)
@@ -201,16 +262,35 @@ def test_contract_errors_name_the_field(
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda a: a.used("c", items=["user@example.invalid"], purpose="user_management",
-                          operation="view"), "items[0]"),
-        (lambda a: a.used("c", items=["phone"], purpose="user_management", operation="view",
-                          reason="called 010-0000-0000"), "reason"),
+        (
+            lambda a: a.used(
+                "c", items=["user@example.invalid"], purpose="user_management", operation="view"
+            ),
+            "items[0]",
+        ),
+        (
+            lambda a: a.used(
+                "c",
+                items=["phone"],
+                purpose="user_management",
+                operation="view",
+                reason="called 010-0000-0000",
+            ),
+            "reason",
+        ),
         (lambda a: a.handler_revoked(handler_id="h1", role="call 010-0000-0000"), "role"),
-        (lambda a: a.disclosed("c", items=["email"], recipient="benchmark_email",
-                               purpose="marketing", basis="entrustment",
-                               legal_reference="to user@example.invalid"), "legal_reference"),
-        (lambda a: a.handler_authorized(handler_id="01000000000", role="support"),
-         "handler_id"),
+        (
+            lambda a: a.disclosed(
+                "c",
+                items=["email"],
+                recipient="benchmark_email",
+                purpose="marketing",
+                basis="entrustment",
+                legal_reference="to user@example.invalid",
+            ),
+            "legal_reference",
+        ),
+        (lambda a: a.handler_authorized(handler_id="01000000000", role="support"), "handler_id"),
     ],
 )
 def test_personal_values_are_refused(
@@ -226,10 +306,9 @@ def test_personal_values_are_refused(
 def test_raw_subject_identifier_never_reaches_the_wire(
     audit: AuditClient, broker: FakeBroker
 ) -> None:
-    audit.used("user@example.invalid", items=["email"], purpose="user_management",
-               operation="view")
+    audit.used("user@example.invalid", items=["email"], purpose="user_management", operation="view")
     assert audit.flush(5)
-    (key, value), = broker.records
+    ((key, value),) = broker.records
     assert b"example.invalid" not in key and b"example.invalid" not in value
 
 
@@ -246,7 +325,9 @@ def test_unknown_terms_raise_naming_them(
 
 
 def test_unknown_terms_warn_and_send_when_configured(
-    tmp_path: Path, broker: FakeBroker, registry: CollectorRegistry,
+    tmp_path: Path,
+    broker: FakeBroker,
+    registry: CollectorRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = new_client(tmp_path, registry, on_invalid="warn")
@@ -277,9 +358,14 @@ def test_custom_policy_is_the_one_consulted(
 def test_emit_json_and_emit_typed(audit: AuditClient, broker: FakeBroker) -> None:
     pseudo = audit.pseudonym("c7")
     data = {
-        "type": "consent_given", "event_id": new_event_id(), "occurred_at": "2026-01-01T00:00:00Z",
-        "source": {"service": "billing"}, "actor": {"kind": "service", "id": "billing"},
-        "subject_id": pseudo, "subject_key_id": "k1", "scope": "marketing",
+        "type": "consent_given",
+        "event_id": new_event_id(),
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "source": {"service": "billing"},
+        "actor": {"kind": "service", "id": "billing"},
+        "subject_id": pseudo,
+        "subject_key_id": "k1",
+        "scope": "marketing",
     }
     audit.emit_json(data)  # subject_id taken as a pseudonym already
     audit.emit_json({**data, "event_id": new_event_id(), "subject_id": "c7"}, pseudonymise=True)
@@ -313,10 +399,21 @@ def test_event_ids_are_unique_time_ordered_and_never_look_personal() -> None:
     assert len(set(ids)) == len(ids)
     assert not any(looks_personal(i) for i in ids)
     assert ids[0][:15] <= ids[-1][:15]  # the millisecond prefix does not go backwards
-    assert kafka_key(Used(event_id=ids[0], occurred_at=datetime.now(UTC),
-                          source={"service": "s"}, actor={"kind": "service", "id": "s"},
-                          subject_id="ps_x", items=["phone"], purpose="p",
-                          operation="view")) == b"ps_x"
+    assert (
+        kafka_key(
+            Used(
+                event_id=ids[0],
+                occurred_at=datetime.now(UTC),
+                source={"service": "s"},
+                actor={"kind": "service", "id": "s"},
+                subject_id="ps_x",
+                items=["phone"],
+                purpose="p",
+                operation="view",
+            )
+        )
+        == b"ps_x"
+    )
 
 
 def test_closed_client_refuses_and_close_is_idempotent(audit: AuditClient) -> None:

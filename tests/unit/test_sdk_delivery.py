@@ -33,8 +33,12 @@ class Harness:
     def __init__(self, spool_dir: Path, broker: FakeBroker, **kw: int) -> None:
         self.registry = CollectorRegistry()
         self.metrics = SdkMetrics("unit", self.registry)
-        self.spool = Spool(spool_dir, max_bytes=kw.pop("max_bytes", 1 << 20),
-                           segment_bytes=kw.pop("segment_bytes", 4096), fsync="never")
+        self.spool = Spool(
+            spool_dir,
+            max_bytes=kw.pop("max_bytes", 1 << 20),
+            segment_bytes=kw.pop("segment_bytes", 4096),
+            fsync="never",
+        )
         self.delivery = Delivery(
             producer_factory=broker.producer,
             topic="t",

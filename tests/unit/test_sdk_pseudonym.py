@@ -117,22 +117,27 @@ def test_settings_name_the_bad_variable(tmp_path: Path) -> None:
 
 
 def test_settings_values_and_producer_options() -> None:
-    s = SdkSettings.from_env({
-        **ENV,
-        "PRIVTRAIL_INSTANCE": "pod-3",
-        "PRIVTRAIL_SPOOL_FSYNC": "always",
-        "PRIVTRAIL_SDK_QUEUE_SIZE": "500",
-        "PRIVTRAIL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-        "PRIVTRAIL_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "PRIVTRAIL_KAFKA_SASL_USERNAME": "svc",
-        "PRIVTRAIL_KAFKA_SASL_PASSWORD": "not-a-real-secret",
-    }, topic="custom")
+    s = SdkSettings.from_env(
+        {
+            **ENV,
+            "PRIVTRAIL_INSTANCE": "pod-3",
+            "PRIVTRAIL_SPOOL_FSYNC": "always",
+            "PRIVTRAIL_SDK_QUEUE_SIZE": "500",
+            "PRIVTRAIL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "PRIVTRAIL_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "PRIVTRAIL_KAFKA_SASL_USERNAME": "svc",
+            "PRIVTRAIL_KAFKA_SASL_PASSWORD": "not-a-real-secret",
+        },
+        topic="custom",
+    )
     assert (s.spool_fsync, s.queue_size, s.topic) == ("always", 500, "custom")
     assert s.resolved_spool_dir().name == "billing-pod-3"
     assert "not-a-real-secret" not in repr(s)
     assert s.producer_config() == {
-        "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": "svc", "sasl_plain_password": "not-a-real-secret",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "svc",
+        "sasl_plain_password": "not-a-real-secret",
     }
 
 
@@ -143,8 +148,9 @@ def test_pseudonym_command_recomputes_with_the_key() -> None:
     result = runner.invoke(pseudonym_cmd, ["customer-1", "--key-env", "INVESTIGATOR_KEY"], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == expected
-    result = runner.invoke(pseudonym_cmd, ["-", "--key-env", "INVESTIGATOR_KEY", "-v"], env=env,
-                           input="customer-1\n")
+    result = runner.invoke(
+        pseudonym_cmd, ["-", "--key-env", "INVESTIGATOR_KEY", "-v"], env=env, input="customer-1\n"
+    )
     assert result.output.strip() == f"{expected} k"
 
 

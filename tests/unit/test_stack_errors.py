@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from privtrail.cli.main import cli, main
 from privtrail.errors import StackError
 from privtrail.stack import Stack, StackPorts
-from privtrail.stack.kafka import find_java
+from privtrail.stack.java import find_java
 from privtrail.stack.kafka_jars import ensure_jars, jars_ready
 
 pytestmark = pytest.mark.unit

@@ -26,10 +26,17 @@ from privtrail.alerts import Alert
 pytestmark = pytest.mark.unit
 
 SECRET = b"test-shared-secret"
-ALERT = Alert(rule="PURPOSE_VIOLATION", event_id="evt-1", subject_id="ps_subject_1",
-              severity="high", message="used for an undeclared purpose",
-              occurred_at=datetime(2025, 3, 1, tzinfo=UTC), policy_version="demo-1",
-              actor_id="agent-7", evidence={"purpose": "marketing"})
+ALERT = Alert(
+    rule="PURPOSE_VIOLATION",
+    event_id="evt-1",
+    subject_id="ps_subject_1",
+    severity="high",
+    message="used for an undeclared purpose",
+    occurred_at=datetime(2025, 3, 1, tzinfo=UTC),
+    policy_version="demo-1",
+    actor_id="agent-7",
+    evidence={"purpose": "marketing"},
+)
 
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
@@ -72,8 +79,9 @@ class FakeReceiver:
 
 
 def notifier(receiver: FakeReceiver, **kw: object) -> WebhookNotifier:
-    return WebhookNotifier(("http://127.0.0.1:1/hook",), SECRET, post=receiver.post,
-                           attempts=4, backoff=0.001, **kw)  # type: ignore[arg-type]
+    return WebhookNotifier(
+        ("http://127.0.0.1:1/hook",), SECRET, post=receiver.post, attempts=4, backoff=0.001, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_retries_until_accepted_and_signs_each_attempt() -> None:
@@ -95,8 +103,7 @@ def test_gives_up_after_the_attempts() -> None:
     assert n.stats.last_error == "HTTP 500"
 
 
-@pytest.mark.parametrize("status, attempts", [(400, 1), (401, 1), (404, 1), (429, 2),
-                                              (408, 2)])
+@pytest.mark.parametrize("status, attempts", [(400, 1), (401, 1), (404, 1), (429, 2), (408, 2)])
 def test_client_errors_are_final_except_408_and_429(status: int, attempts: int) -> None:
     receiver = FakeReceiver([status, 200])
     n = notifier(receiver)
@@ -133,5 +140,4 @@ def test_run_delivers_queued_alerts() -> None:
         return receiver
 
     receiver = asyncio.run(scenario())
-    assert [json.loads(body)["alert_id"] for _, body, _ in receiver.requests] == [
-        ALERT.alert_id]
+    assert [json.loads(body)["alert_id"] for _, body, _ in receiver.requests] == [ALERT.alert_id]

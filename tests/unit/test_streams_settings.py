@@ -14,15 +14,17 @@ pytestmark = pytest.mark.unit
 
 
 def test_defaults_and_environment() -> None:
-    s = WorkerSettings.from_env({
-        "PRIVTRAIL_BOOTSTRAP_SERVERS": "127.0.0.1:1",
-        "PRIVTRAIL_WORKER_PARTITIONS": "6",
-        "PRIVTRAIL_WORKER_WEBHOOKS": "http://127.0.0.1:2/a, https://h/b",
-        "PRIVTRAIL_WORKER_WEBHOOK_SECRET": "s3cret-for-tests",
-        "PRIVTRAIL_WORKER_CLOCK_OFFSET": "-30.5",
-        "PRIVTRAIL_WORKER_DATA_DIR": "/tmp/x",
-        "PRIVTRAIL_TOPIC_ALERTS": "a.alerts",
-    })
+    s = WorkerSettings.from_env(
+        {
+            "PRIVTRAIL_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+            "PRIVTRAIL_WORKER_PARTITIONS": "6",
+            "PRIVTRAIL_WORKER_WEBHOOKS": "http://127.0.0.1:2/a, https://h/b",
+            "PRIVTRAIL_WORKER_WEBHOOK_SECRET": "s3cret-for-tests",
+            "PRIVTRAIL_WORKER_CLOCK_OFFSET": "-30.5",
+            "PRIVTRAIL_WORKER_DATA_DIR": "/tmp/x",
+            "PRIVTRAIL_TOPIC_ALERTS": "a.alerts",
+        }
+    )
     assert s.partitions == 6 and s.clock_offset == -30.5
     assert s.webhooks == ("http://127.0.0.1:2/a", "https://h/b")
     assert s.webhook_secret is not None
@@ -33,8 +35,9 @@ def test_defaults_and_environment() -> None:
 
 
 def test_overrides_win_and_none_is_ignored() -> None:
-    s = WorkerSettings.from_env({"PRIVTRAIL_WORKER_PARTITIONS": "6"}, bootstrap="h:1",
-                                partitions=2, app_id=None)
+    s = WorkerSettings.from_env(
+        {"PRIVTRAIL_WORKER_PARTITIONS": "6"}, bootstrap="h:1", partitions=2, app_id=None
+    )
     assert s.partitions == 2 and s.app_id == "privtrail-worker" and s.bootstrap == "h:1"
 
 
@@ -44,14 +47,17 @@ def test_fallback_bootstrap_only_when_nothing_else() -> None:
     assert WorkerSettings.from_env(env, fallback_bootstrap=lambda: "l:9").bootstrap == "e:1"
 
 
-@pytest.mark.parametrize("env, match", [
-    ({}, "no Kafka bootstrap"),
-    ({"PRIVTRAIL_WORKER_PARTITIONS": "0"}, "at least 1"),
-    ({"PRIVTRAIL_WORKER_PARTITIONS": "four"}, "not a number"),
-    ({"PRIVTRAIL_WORKER_WEBHOOKS": "ftp://h/x"}, "not an http"),
-    ({"PRIVTRAIL_WORKER_WEBHOOKS": "http://h/x"}, "shared secret"),
-    ({"PRIVTRAIL_WORKER_DEADLINE_LATENESS": "-1"}, "negative"),
-])
+@pytest.mark.parametrize(
+    "env, match",
+    [
+        ({}, "no Kafka bootstrap"),
+        ({"PRIVTRAIL_WORKER_PARTITIONS": "0"}, "at least 1"),
+        ({"PRIVTRAIL_WORKER_PARTITIONS": "four"}, "not a number"),
+        ({"PRIVTRAIL_WORKER_WEBHOOKS": "ftp://h/x"}, "not an http"),
+        ({"PRIVTRAIL_WORKER_WEBHOOKS": "http://h/x"}, "shared secret"),
+        ({"PRIVTRAIL_WORKER_DEADLINE_LATENESS": "-1"}, "negative"),
+    ],
+)
 def test_bad_settings_say_what_is_wrong(env: dict[str, str], match: str) -> None:
     if env:
         env = {"PRIVTRAIL_BOOTSTRAP_SERVERS": "h:1", **env}
@@ -62,18 +68,29 @@ def test_bad_settings_say_what_is_wrong(env: dict[str, str], match: str) -> None
 def test_topic_plan_copartitions_what_the_tables_need() -> None:
     s = WorkerSettings(bootstrap="h:1", partitions=3, app_id="w1")
     plan = {t.name: t for t in topic_plan(s)}
-    assert set(plan) == {"privacy.events", "privacy.events.valid", "privacy.events.dlq",
-                         "privacy.alerts", "w1-actors", "w1-deadline-ticks"}
+    assert set(plan) == {
+        "privacy.events",
+        "privacy.events.valid",
+        "privacy.events.dlq",
+        "privacy.alerts",
+        "w1-actors",
+        "w1-deadline-ticks",
+    }
     assert all(t.partitions == 3 for t in plan.values())
     assert {n for n, t in plan.items() if t.copartitioned} == {
-        "privacy.events.valid", "w1-actors", "w1-deadline-ticks"}
+        "privacy.events.valid",
+        "w1-actors",
+        "w1-deadline-ticks",
+    }
 
 
 def test_existing_partitions_skips_unknown_topics() -> None:
     class Admin:
         def describe_topics(self, names: list[str]) -> list[dict[str, Any]]:
-            return [{"name": "a", "error_code": 0, "partitions": [{}, {}]},
-                    {"name": "b", "error_code": 3, "partitions": []}]
+            return [
+                {"name": "a", "error_code": 0, "partitions": [{}, {}]},
+                {"name": "b", "error_code": 3, "partitions": []},
+            ]
 
     assert existing_partitions(Admin(), ["a", "b"]) == {"a": 2}
 

@@ -93,8 +93,7 @@ def test_replayed_event_keeps_state_and_resends_its_alerts() -> None:
     assert [a.alert_id for a in again.alerts] == [a.alert_id for a in first]
     # A fresh step (no cache, as after a restart) reads the same from the bytes alone.
     fresh = SubjectStep(POLICY).on_event(k, raw, events[-1])
-    assert fresh.replayed and [a.to_json() for a in fresh.alerts] == [
-        a.to_json() for a in first]
+    assert fresh.replayed and [a.to_json() for a in fresh.alerts] == [a.to_json() for a in first]
 
 
 def test_replayed_tick_does_not_fire_twice_and_resends() -> None:
@@ -122,7 +121,8 @@ def test_ledger_remembers_the_last_recent_ops_only() -> None:
 
 def test_cache_is_bypassed_when_the_table_holds_other_bytes() -> None:
     cache: LedgerCache[SubjectState] = LedgerCache(
-        SubjectState.from_dict, lambda s: SubjectState(subject_id=s), limit=2)
+        SubjectState.from_dict, lambda s: SubjectState(subject_id=s), limit=2
+    )
     ledger = Ledger(SubjectState(subject_id="ps_x"))
     raw = ledger.to_bytes()
     cache.put(b"ps_x", raw, ledger)

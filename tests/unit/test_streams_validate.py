@@ -38,14 +38,20 @@ def test_valid_bytes_give_the_event() -> None:
     assert classify(GOOD) == EVENT
 
 
-@pytest.mark.parametrize("value, kind, text", [
-    (None, "wire", "tombstone"),
-    (b"", "wire", "truncated"),
-    (b"\x00\x01garbage-garbage", "wire", "bad magic"),
-    (GOOD[:-3], "wire", "corrupt"),
-    (MAGIC + fingerprint_of({"type": "record", "name": "X", "fields": []}) + GOOD[10:],
-     "wire", "unknown schema fingerprint"),
-])
+@pytest.mark.parametrize(
+    "value, kind, text",
+    [
+        (None, "wire", "tombstone"),
+        (b"", "wire", "truncated"),
+        (b"\x00\x01garbage-garbage", "wire", "bad magic"),
+        (GOOD[:-3], "wire", "corrupt"),
+        (
+            MAGIC + fingerprint_of({"type": "record", "name": "X", "fields": []}) + GOOD[10:],
+            "wire",
+            "unknown schema fingerprint",
+        ),
+    ],
+)
 def test_undecodable_records_are_rejected(value: bytes | None, kind: str, text: str) -> None:
     verdict = classify(value)
     assert isinstance(verdict, Rejection)
@@ -63,12 +69,15 @@ def test_contract_violation_names_the_field() -> None:
 def test_dlq_headers_carry_reason_and_source() -> None:
     headers = dict(dlq_headers(Rejection("contract", "bad", "items[0]"), "t", 3, 42, 1.5))
     assert headers == {
-        "privtrail.error.kind": b"contract", "privtrail.error.reason": b"bad",
-        "privtrail.error.field": b"items[0]", "privtrail.source.topic": b"t",
-        "privtrail.source.partition": b"3", "privtrail.source.offset": b"42",
-        "privtrail.source.timestamp": b"1500"}
-    assert "privtrail.error.field" not in dict(dlq_headers(Rejection("wire", "x"), "t", 0, 0,
-                                                           None))
+        "privtrail.error.kind": b"contract",
+        "privtrail.error.reason": b"bad",
+        "privtrail.error.field": b"items[0]",
+        "privtrail.source.topic": b"t",
+        "privtrail.source.partition": b"3",
+        "privtrail.source.offset": b"42",
+        "privtrail.source.timestamp": b"1500",
+    }
+    assert "privtrail.error.field" not in dict(dlq_headers(Rejection("wire", "x"), "t", 0, 0, None))
 
 
 def test_clock_offset_and_lateness() -> None:
