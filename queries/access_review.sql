@@ -10,6 +10,8 @@
 -- Working hours are judged in Asia/Seoul, where COLABOX's staff work. An event is
 -- unauthorised when the actor's latest handler_authorized / handler_revoked before it (ASOF
 -- join over the whole history, not just the period) is not an authorisation.
+-- Distinct subjects are counted on 64-bit hashes of the pseudonyms: the same count (a
+-- collision among a month's subjects is vanishingly unlikely) for a fraction of the memory.
 WITH
     accesses AS
     (
@@ -29,7 +31,7 @@ SELECT
     a.actor_id AS actor_id,
     arraySort(groupUniqArray(a.actor_role)) AS roles,
     count() AS events,
-    uniqExact(a.subject_id) AS subjects,
+    uniqExact(cityHash64(a.subject_id)) AS subjects,
     countIf(a.operation = 'download') AS downloads,
     countIf(a.operation = 'download' AND a.reason = '') AS downloads_without_reason,
     arraySort(groupUniqArrayIf(a.reason, a.operation = 'download' AND a.reason != ''))

@@ -11,7 +11,7 @@ SELECT
     recipient,
     basis,
     count() AS disclosures,
-    uniqExact(subject_id) AS subjects,
+    uniqExact(cityHash64(subject_id)) AS subjects,
     arraySort(groupUniqArrayArray(items)) AS items,
     arraySort(groupUniqArray(purpose)) AS purposes,
     arraySort(arrayFilter(x -> x != '', groupUniqArray(legal_reference))) AS legal_references,

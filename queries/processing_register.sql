@@ -63,7 +63,7 @@ WITH
     (
         SELECT
             p AS purpose,
-            uniqExact(subject_id) AS subjects,
+            uniqExact(cityHash64(subject_id)) AS subjects,
             arraySort(groupUniqArrayIf(ctx, ctx != '')) AS contexts,
             arraySort(groupUniqArray(item)) AS items,
             arraySort(groupUniqArrayIf(recipient, recipient != '')) AS recipients

@@ -72,7 +72,7 @@ SELECT
     actor_id,
     if(is_deadline, if(closed, 'resolved', 'open'), 'n/a') AS deadline,
     count() AS alerts,
-    uniqExactIf(subject_id, subject_id != '') AS subjects,
+    uniqExactIf(cityHash64(subject_id), subject_id != '') AS subjects,
     min(occurred_at) AS first_at,
     max(occurred_at) AS last_at,
     arraySort(groupArray(event_id)) AS event_ids

@@ -109,6 +109,9 @@ class Sink:
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
             client_id=f"{settings.group_id}-{os.getpid()}",
+            # A group joined before a topic's metadata was visible gets no partitions until
+            # the next metadata refresh (default 5 minutes); added partitions likewise.
+            metadata_max_age_ms=10_000,
         )
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds)
         self.checkpointer = Checkpointer(

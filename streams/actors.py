@@ -16,7 +16,6 @@ from privtrail.streams.ledger import LedgerCache, StepResult
 from privtrail.engine import ActorEngine, ActorState
 from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
-from privtrail.wire import decode_event
 
 if TYPE_CHECKING:
     from privtrail.streams.app import Topology
@@ -54,7 +53,7 @@ def register(topo: Topology) -> None:
         async for record in stream.events():
             key = record.key
             try:
-                event = decode_event(record.value)
+                event = topo.decoder.decode(record.value)
             except (WireError, ContractError) as exc:
                 log.error("undecodable record on %s[%d]@%d skipped: %s", record.message.topic,
                           record.message.partition, record.message.offset, exc)

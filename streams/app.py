@@ -24,6 +24,7 @@ from typing import Any
 import faust
 from privtrail.streams import actors, deadlines, enforce, notify, validate
 from privtrail.streams.actors import ActorStep
+from privtrail.streams.codecs import EventDecoder
 from privtrail.streams.deadlines import Clock, index_value
 from privtrail.streams.enforce import SubjectStep
 from privtrail.streams.notify import WebhookNotifier
@@ -53,6 +54,7 @@ class Topology:
     deadline_index: Any  # faust Table: subject (bytes) -> [due epoch s, partition]
     subject_step: SubjectStep
     actor_step: ActorStep
+    decoder: EventDecoder
     notifier: WebhookNotifier | None = None
 
     def index_deadline(self, key: bytes, due: datetime | None, partition: int) -> None:
@@ -141,6 +143,7 @@ def build_app(settings: WorkerSettings, *, policy: Policy | None = None,
         deadline_index=table("deadline-index"),
         subject_step=SubjectStep(policy),
         actor_step=ActorStep(policy),
+        decoder=EventDecoder(),
     )
     validate.register(topo)
     enforce.register(topo)

@@ -17,7 +17,7 @@ from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
 from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
-from privtrail.wire import decode_event, encode_alert
+from privtrail.wire import encode_alert
 
 if TYPE_CHECKING:
     from privtrail.streams.app import Topology
@@ -81,7 +81,7 @@ def register(topo: Topology) -> None:
     async def enforce(stream: Any) -> None:
         async for record in stream.events():
             try:
-                event = decode_event(record.value)
+                event = topo.decoder.decode(record.value)
             except (WireError, ContractError) as exc:
                 # Only the validate agent writes here; anything else is a foreign writer.
                 log.error("undecodable record on %s[%d]@%d skipped: %s", record.message.topic,

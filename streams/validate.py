@@ -13,6 +13,7 @@ events), and, when an actor-side rule may apply, also to the actor topic keyed b
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,12 +43,13 @@ class Rejection:
     field: str | None = None
 
 
-def classify(value: bytes | None) -> Any | Rejection:
+def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event
+             ) -> Any | Rejection:
     """The decoded event, or a :class:`Rejection` saying why not."""
     if value is None:
         return Rejection("wire", "record has no value (tombstone)")
     try:
-        return decode_event(value)
+        return decode(value)
     except WireError as exc:
         return Rejection("wire", str(exc))
     except ContractError as exc:
@@ -79,7 +81,7 @@ def register(topo: Topology) -> None:
     async def validate(stream: Any) -> None:
         async for record in stream.events():
             msg = record.message
-            verdict = classify(msg.value)
+            verdict = classify(msg.value, topo.decoder.decode)
             if isinstance(verdict, Rejection):
                 log.warning("to DLQ: %s[%d]@%d %s: %s", msg.topic, msg.partition, msg.offset,
                             verdict.kind, verdict.reason)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("privtrail.cli.query_cmd:query", "Run an investigation query."),
     "report": ("privtrail.cli.query_cmd:report", "Render reports (access report for a subject)."),
     "demo": ("privtrail.cli.demo_cmd:demo", "Run the COLABOX demo scenario on the local stack."),
+    "bench": ("privtrail.cli.bench_cmd:bench", "End-to-end benchmark of the whole pipeline."),
 }
 
 

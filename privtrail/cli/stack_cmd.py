@@ -59,8 +59,11 @@ def up() -> None:
 def down() -> None:
     """Stop the servers this stack started; data and topics stay."""
     local = Stack.from_env()
-    local.down()
-    click.echo(f"stack stopped (data kept in {local.home})")
+    stopped = local.down()
+    if stopped:
+        click.echo(f"stopped {', '.join(stopped)} (data kept in {local.home})")
+    else:
+        click.echo(f"nothing was running in {local.home}")
 
 
 @stack.command()

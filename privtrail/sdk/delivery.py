@@ -11,8 +11,9 @@ Two modes keep per-key order:
   writer and every replayed record is acknowledged, the spool is emptied and the mode goes
   back to direct.
 
-A segment is deleted only after every record of it was acknowledged. A record that fails in
-flight is appended to the spool again (at-least-once; ``event_id`` makes repeats harmless).
+Replay itself lives in :mod:`privtrail.sdk.replay`: a segment is deleted only after every
+record of it was acknowledged. A record that fails in flight is appended to the spool again
+(at least once; ``event_id`` makes repeats harmless).
 """
 
 from __future__ import annotations
@@ -22,18 +23,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from privtrail.sdk.errors import ClientClosedError, SpoolFullError
 from privtrail.sdk.metrics import SdkMetrics
 from privtrail.sdk.producer import BrokerState
-from privtrail.sdk.spool import MAGIC, Spool
+from privtrail.sdk.replay import Replayer, Step
+from privtrail.sdk.spool import Spool
 
 log = logging.getLogger("privtrail.sdk")
 
 _DIRECT_BATCH = 2_000  # records handed to the producer per loop turn
-_REPLAY_BATCH = 1_000
 _RETRY_BACKOFF = 1.0
 _BUSY_PAUSE = 0.002
 _WAIT_PAUSE = 0.005
@@ -46,22 +46,6 @@ class ProducerLike(Protocol):
     def send(self, topic: str, value: bytes | None = ..., key: bytes | None = ...) -> Any: ...
     def flush(self, timeout: float | None = ...) -> None: ...
     def close(self, timeout: float | None = ...) -> None: ...
-
-
-@dataclass(slots=True)
-class _Replay:
-    """Replay progress through the spool, for one generation of attempts."""
-
-    generation: int = 0
-    seq: int | None = None
-    offset: int = len(MAGIC)
-    outstanding: dict[int, int] = field(default_factory=dict)  # segment -> unacked sends
-    fully_read: set[int] = field(default_factory=set)
-    failed: bool = False
-    retry_at: float = 0.0
-
-    def total_outstanding(self) -> int:
-        return sum(self.outstanding.values())
 
 
 class Delivery:
@@ -95,13 +79,14 @@ class Delivery:
         # registering callbacks: no per-record closures, no cross-thread queue, no GIL
         # hand-off from kafka-python's I/O thread per acknowledgement.
         self._direct: deque[tuple[Any, bytes | None, bytes]] = deque()
-        self._replaying: deque[tuple[Any, int, int]] = deque()  # (future, generation, seq)
         self._idle = False
         self.dead = False
-        self._replay = _Replay()
         self._producer: ProducerLike | None = None
         self._next_connect = 0.0
         self.broker = BrokerState(broker_timeout, on_change=self._broker_changed)
+        self._replayer = Replayer(
+            spool=spool, metrics=metrics, broker=self.broker, send=self._send, window=replay_window
+        )
         self._thread = threading.Thread(target=self._run, name="privtrail-sdk-sender", daemon=True)
 
     # -- caller side ---------------------------------------------------------------------
@@ -193,7 +178,7 @@ class Delivery:
                     # Busy: let callers and kafka-python's I/O thread run, then take what
                     # accumulated as one batch (fewer GIL hand-offs than waking per event).
                     time.sleep(_BUSY_PAUSE)
-                elif self._deque or self._direct or self._replaying or self._spooling:
+                elif self._deque or self._direct or self._replayer.inflight or self._spooling:
                     time.sleep(_WAIT_PAUSE)  # waiting for acknowledgements or a retry
                 else:
                     self._idle = True
@@ -223,8 +208,11 @@ class Delivery:
                 self._divert()
                 progressed = True
         elif self._spooling:
-            progressed |= self._replay_step()
-        if self.broker.stalled(len(self._direct) + len(self._replaying)):
+            step = self._replayer.step()
+            progressed |= step is Step.SENT
+            if step is Step.END:
+                progressed |= self._back_to_direct()
+        if self.broker.stalled(len(self._direct) + self._replayer.inflight):
             self._divert()
         self._spool.sync_if_due()
         self._metrics.queue_depth.set(len(self._deque))
@@ -287,7 +275,7 @@ class Delivery:
 
     def _settle(self) -> bool:
         """Account for finished sends, oldest first (stops at the first unfinished one)."""
-        return self._settle_direct() | self._settle_replay()
+        return self._settle_direct() | self._replayer.settle()
 
     def _settle_direct(self) -> bool:
         inflight = self._direct
@@ -316,98 +304,15 @@ class Delivery:
                 # the one way an accepted event can be lost: said loudly, counted in failed
                 log.error("privtrail LOST one event: delivery failed and the spool is full")
 
-    def _settle_replay(self) -> bool:
-        replaying = self._replaying
-        ok = failed = 0
-        rp = self._replay
-        while replaying and replaying[0][0].is_done:
-            future, generation, seq = replaying.popleft()
-            succeeded = future.succeeded()
-            if succeeded:
-                ok += 1
-            else:
-                failed += 1
-                self.broker.lost(f"replay failed: {type(future.exception).__name__}")
-            if generation != rp.generation:
-                continue  # an abandoned attempt: the records are sent again anyway
-            rp.outstanding[seq] -= 1
-            if not succeeded:
-                rp.failed = True
-            self._maybe_delete(seq)
-        if ok:
-            self.broker.acked()
-            self._metrics.replayed.inc(ok)
-        if failed:
-            self._metrics.failed.inc(failed)
-        return bool(ok or failed)
-
-    def _maybe_delete(self, seq: int) -> None:
-        rp = self._replay
-        if rp.failed or rp.outstanding.get(seq, 0) or seq not in rp.fully_read:
-            return
-        self._spool.delete(seq)
-        rp.outstanding.pop(seq, None)
-        rp.fully_read.discard(seq)
-        self._metrics.spool_bytes.set(self._spool.size_bytes)
-
-    def _replay_step(self) -> bool:
-        rp = self._replay
-        if rp.failed:
-            if rp.total_outstanding():
-                return False
-            # start over from the oldest segment: acked records are re-sent (at least once)
-            self._replay = _Replay(generation=rp.generation + 1, retry_at=time.monotonic() + 1)
-            return False
-        if time.monotonic() < rp.retry_at:
-            return False
-        window = self._replay_window if self.broker.up else 1  # one probe while lost
-        budget = window - rp.total_outstanding()
-        if budget <= 0:
-            return False
-        segments = self._spool.segments()
-        if not segments:
-            return self._back_to_direct()
-        if rp.seq is None or rp.seq not in segments:
-            rp.seq = next((s for s in segments if s not in rp.fully_read), None)
-            rp.offset = len(MAGIC)
-            if rp.seq is None:
-                return self._back_to_direct()
-        records = self._spool.read(rp.seq, rp.offset, min(budget, _REPLAY_BATCH))
-        if not records:
-            later = [s for s in segments if s > rp.seq]
-            if later and self._spool.is_sealed(rp.seq):
-                rp.fully_read.add(rp.seq)
-                self._maybe_delete(rp.seq)
-                rp.seq, rp.offset = later[0], len(MAGIC)
-                return True
-            return self._back_to_direct()
-        for rec in records:
-            if not self._replaying:
-                self.broker.sending(0)
-            future = self._send(rec.key, rec.value)
-            if future is None:
-                rp.failed = True
-                return False
-            self._replaying.append((future, rp.generation, rec.segment))
-            rp.outstanding[rec.segment] = rp.outstanding.get(rec.segment, 0) + 1
-            rp.offset = rec.end
-        return True
-
     def _back_to_direct(self) -> bool:
         """At the spool's end: once all is acknowledged, empty it and go direct again."""
-        rp = self._replay
-        if rp.total_outstanding() or rp.failed or self._deque or not self.broker.up:
+        if not self._replayer.settled() or self._deque or not self.broker.up:
             return False
-        with self._lock:
-            segments = self._spool.segments()
-            if segments and (rp.seq != segments[-1] or rp.offset < self._spool.committed(rp.seq)):
-                return True  # the writer appended meanwhile: keep replaying
-            self._spool.seal()
-            for seq in segments:
-                self._spool.delete(seq)
+        with self._lock:  # no appends while deciding: the writer might be one record ahead
+            if not self._replayer.at_writer_end():
+                return True  # appended meanwhile: keep replaying
+            self._replayer.finish()
             self._spooling = False
-            self._replay = _Replay(generation=rp.generation + 1)
-        self._metrics.spool_bytes.set(self._spool.size_bytes)
         log.info("privtrail spool replayed; sending directly again")
         return True
 

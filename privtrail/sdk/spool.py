@@ -142,6 +142,7 @@ class Spool:
         self._on_corrupt = on_corrupt
         self._lock = threading.Lock()
         self._sizes: dict[int, int] = {}  # seq -> committed bytes (incl. magic)
+        self._total = 0  # sum of _sizes, kept so readers never iterate a changing dict
         self._active: int | None = None
         self._next_seq = 1
         self._fd: int | None = None
@@ -170,6 +171,7 @@ class Spool:
                 path.unlink()
                 continue
             self._sizes[seq] = result.valid_end
+            self._total += result.valid_end
             self.recovered_records += result.records
         self._next_seq = max(self._sizes, default=0) + 1
         if self.recovered_records:
@@ -232,7 +234,7 @@ class Spool:
     # -- writing -----------------------------------------------------------------------
     @property
     def size_bytes(self) -> int:
-        return sum(self._sizes.values())
+        return self._total
 
     def append(self, key: bytes | None, value: bytes) -> None:
         """Append one record durably (per the fsync policy) or raise :class:`SpoolFullError`."""
@@ -250,6 +252,7 @@ class Spool:
                 raise RuntimeError("spool has no active segment")
             os.write(fd, record)
             self._sizes[seq] += len(record)
+            self._total += len(record)
             self._dirty = True
             if self.fsync == "always":
                 os.fsync(fd)
@@ -272,6 +275,7 @@ class Spool:
                 os.close(dfd)
         self._fd, self._active = fd, seq
         self._sizes[seq] = len(MAGIC)
+        self._total += len(MAGIC)
 
     def sync_if_due(self) -> None:
         """For ``fsync="interval"``: fsync the active segment when the interval has passed."""
@@ -333,7 +337,7 @@ class Spool:
         with self._lock:
             if seq == self._active:
                 raise ValueError("cannot delete the active spool segment; seal it first")
-            self._sizes.pop(seq, None)
+            self._total -= self._sizes.pop(seq, 0)
             (self.directory / f"{seq:012d}{SUFFIX}").unlink(missing_ok=True)
         self._report_size()
 

@@ -141,8 +141,6 @@ class KafkaServer:
         require_free(ports, "Kafka", grace=3.0)
         java = find_java()
         libs = kafka_jars.ensure_jars(self.cache, log=self.home / "logs" / "maven.log")
-        # An archive left by an earlier clean stop (perhaps by another CLI process).
-        publish_archive(self.cds_pending, libs, java)
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config().render())
         log4j = self.config_dir / "log4j2.xml"
@@ -211,13 +209,18 @@ class KafkaServer:
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Controlled shutdown (SIGTERM); False when it was not running."""
         stopped = self.process.stop(timeout)
-        if stopped and self.cds_pending.exists() and kafka_jars.jars_ready(self.cache):
+        # Only an archive the JVM finished writing at a clean exit is worth keeping.
+        if self.process.last_stop_forced:
+            self.cds_pending.unlink(missing_ok=True)
+        elif stopped and self.cds_pending.exists() and kafka_jars.jars_ready(self.cache):
             publish_archive(self.cds_pending, kafka_jars.libs_dir(self.cache), find_java())
         return stopped
 
     def kill(self) -> bool:
         """SIGKILL, as in a crash; the next start recovers the logs."""
-        return self.process.kill()
+        killed = self.process.kill()
+        self.cds_pending.unlink(missing_ok=True)  # maybe cut off mid-write
+        return killed
 
 
 def _last_line(path: Path) -> str:

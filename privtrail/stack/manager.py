@@ -178,19 +178,25 @@ class Stack:
                 "run 'privtrail stack down' before changing ports"
             )
 
-    def down(self) -> None:
-        """Stop our processes (pid files prove ownership); data stays."""
+    def down(self) -> list[str]:
+        """Stop our processes (pid files prove ownership); data stays.
+
+        Returns the names of the servers that were running and are now stopped.
+        """
         if not self.home.exists():
-            return  # nothing was ever started here
+            return []  # nothing was ever started here
+        stopped: list[str] = []
         errors: list[str] = []
         with self._exclusive():
-            for server in (self.kafka, self.clickhouse):
+            for name, server in (("kafka", self.kafka), ("clickhouse", self.clickhouse)):
                 try:
-                    server.stop()
+                    if server.stop():
+                        stopped.append(name)
                 except StackError as exc:
                     errors.append(str(exc))
         if errors:
             raise StackError("; ".join(errors))
+        return stopped
 
     def status(self) -> StackStatus:
         kafka_pid = self.kafka.pid()

@@ -163,6 +163,8 @@ class ManagedProcess:
         self.pid_file = pid_file
         # Kept when we spawned the process ourselves, so we can reap it (no zombies in tests).
         self._popen: subprocess.Popen[bytes] | None = None
+        # True when the last stop() needed SIGKILL: whatever it wrote at exit is suspect.
+        self.last_stop_forced = False
 
     def pid(self) -> int | None:
         """Our live process's pid, or ``None``."""
@@ -220,7 +222,9 @@ class ManagedProcess:
         if pid is None:
             return False
         self._signal(pid, signal.SIGTERM)
+        self.last_stop_forced = False
         if not self.wait_gone(pid, timeout):
+            self.last_stop_forced = True
             self._signal(pid, signal.SIGKILL)
             if not self.wait_gone(pid, 10.0):
                 raise StackError(f"{self.name} (pid {pid}) did not exit after SIGKILL")

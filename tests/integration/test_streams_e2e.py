@@ -7,21 +7,25 @@ names and an app id of its own, so these tests share the broker with others safe
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from privtrail.streams.notify import verify
 
 from privtrail.alerts import Alert
 from privtrail.engine import Engine
@@ -183,11 +187,40 @@ def expected_alerts(events: list[Any], now: datetime) -> set[Key]:
     return out
 
 
+WEBHOOK_SECRET = "integration-test-secret"
+
+
+class Hook(BaseHTTPRequestHandler):
+    """A webhook receiver: records (headers, body) of every POST, answers 204."""
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Hook.received.append((dict(self.headers.items()), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+def webhook() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, webhook: str
            ) -> Iterator[WorkerProcess]:
     names = Names(letter_tag())
-    proc = WorkerProcess(kafka_bootstrap, names, tmp_path_factory.mktemp("worker-home"))
+    proc = WorkerProcess(kafka_bootstrap, names, tmp_path_factory.mktemp("worker-home"),
+                         {"PRIVTRAIL_WORKER_WEBHOOKS": webhook,
+                          "PRIVTRAIL_WORKER_WEBHOOK_SECRET": WEBHOOK_SECRET})
     proc.start()
     yield proc
     proc.stop()
@@ -220,6 +253,18 @@ def test_colabox_scenario_raises_what_check_raises(
     wait_for(lambda: mine() >= expected, 60, "the scenario's alerts")
     time.sleep(2)  # anything extra would show up by now
     assert mine() == expected
+
+    # notify: every alert reached the webhook once, signed, and was logged.
+    def posted() -> dict[str, tuple[dict[str, str], bytes]]:
+        return {h["X-Privtrail-Alert-Id"]: (h, b) for h, b in Hook.received
+                if json.loads(b)["event_id"].startswith(prefix)}
+
+    wait_for(lambda: len(posted()) == len(expected), 30, "the webhook deliveries")
+    for aid, (headers, body) in posted().items():
+        assert json.loads(body)["alert_id"] == aid
+        assert verify(WEBHOOK_SECRET.encode(), headers["X-Privtrail-Timestamp"], body,
+                      headers["X-Privtrail-Signature"])
+        assert f"alert_id={aid}" in worker.log()
 
 
 def _frame(record: dict[str, Any], fingerprint: bytes = EVENT_VERSION.fingerprint) -> bytes:

@@ -44,6 +44,7 @@ def test_round_trip_across_segments_and_reopen(tmp_path: Path) -> None:
     for key, value in records:
         spool.append(key, value)
     assert len(spool.segments()) > 1  # rolled
+    assert spool.size_bytes == sum(f.stat().st_size for f in segment_files(tmp_path))
     assert read_all(spool) == records
     spool.close()
     again = make(tmp_path)
@@ -173,6 +174,7 @@ def test_delete_frees_space_and_refuses_the_active_segment(tmp_path: Path) -> No
     before = spool.size_bytes
     spool.delete(first)
     assert spool.size_bytes < before
+    assert spool.size_bytes == sum(f.stat().st_size for f in segment_files(tmp_path))
     with pytest.raises(ValueError, match="active"):
         spool.delete(rest[-1])
     spool.seal()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from privtrail.errors import StackError
 from privtrail.stack import Stack, StackPorts
 from privtrail.stack.java import find_java
 from privtrail.stack.kafka_jars import ensure_jars, jars_ready
+from privtrail.stack.manager import write_state
 
 pytestmark = pytest.mark.unit
 
@@ -129,3 +132,24 @@ def test_down_when_nothing_runs_is_fine(tmp_path: Path) -> None:
         cli, ["stack", "down"], env=_env_for(tmp_path / "home", StackPorts.free())
     )
     assert result.exit_code == 0, result.output
+
+
+def test_changing_ports_of_a_running_stack_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    running = Stack(home=home, ports=StackPorts.free(), cache=tmp_path / "cache")
+    # Stand-in for a running broker: a process whose pid file and command line prove it
+    # belongs to this home (no JVM needed to test the check).
+    marker = str(running.kafka.config_path)
+    running.kafka.process.spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)", marker],
+        cwd=tmp_path,
+        log_path=tmp_path / "sleeper.log",
+        env=os.environ,
+    )
+    write_state(home, running.ports)
+    try:
+        moved = Stack(home=home, ports=StackPorts.free(), cache=tmp_path / "cache")
+        with pytest.raises(StackError, match="already runs on ports.*stack down"):
+            moved.up()
+    finally:
+        assert running.kafka.process.stop(timeout=5)
