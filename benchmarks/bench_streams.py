@@ -235,6 +235,11 @@ def paced_latency(bootstrap: str, events_topic: str, watch: str, forms: list[dic
         stop_flag.set()
         watcher.join()
         consumer.close()
+    if os.environ.get("BENCH_DEBUG"):
+        firsts = sorted(seen.values())
+        print("   debug: first seen", [round(x - start, 2) for x in firsts[:5]],
+              "last", round(firsts[-1] - start, 2) if firsts else None,
+              "sent span", round(max(sent.values()) - start, 2))
     missing = len(measured - set(seen))
     if missing:
         print(f"   ({missing} of {len(measured)} measured events not seen in time)")
@@ -266,27 +271,28 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
     me = [sys.executable, __file__]
 
     forms, _ = workload(tag, args.events, args.subjects)
-    print(f"throughput: {len(forms):,} events, {args.subjects:,} subjects, "
-          f"{args.partitions} partitions, one worker")
-    produce(bootstrap, t["events"], forms)
-
-    base = start_process(me + ["--baseline-loop", bootstrap, f"base-{tag}", t["events"],
-                               t["copy"], t["out"]], env, work / "base.log", None)
-    try:
-        wait_drained(admin, f"base-{tag}", t["copy"], len(forms), 600)
-    finally:
-        stop(base)
-    _, base_rate = write_rate(bootstrap, t["out"])
+    if not args.latency_only:
+        print(f"throughput: {len(forms):,} events, {args.subjects:,} subjects, "
+              f"{args.partitions} partitions, one worker")
+        produce(bootstrap, t["events"], forms)
+        base = start_process(me + ["--baseline-loop", bootstrap, f"base-{tag}", t["events"],
+                                   t["copy"], t["out"]], env, work / "base.log", None)
+        try:
+            wait_drained(admin, f"base-{tag}", t["copy"], len(forms), 600)
+        finally:
+            stop(base)
+        _, base_rate = write_rate(bootstrap, t["out"])
     worker = start_process(worker_cmd, env, work / "worker.log", READY)
     try:
-        wait_drained(admin, app_id, t["valid"], len(forms), 900)
-        # enforce writes one changelog record per subject event: its pace is the pipeline's
-        _, rate = write_rate(bootstrap, f"{app_id}-subjects-changelog")
-        print(f"  bare aiokafka loop (2 hops)   {base_rate:10,.0f} events/s")
-        print(f"  worker validate + enforce     {rate:10,.0f} events/s   "
-              f"ratio {rate / base_rate:.2f} of bare (target >= 10,000/s)")
-        if args.throughput_only:
-            return
+        if not args.latency_only:
+            wait_drained(admin, app_id, t["valid"], len(forms), 900)
+            # enforce writes one changelog record per subject event: the pipeline's pace
+            _, rate = write_rate(bootstrap, f"{app_id}-subjects-changelog")
+            print(f"  bare aiokafka loop (2 hops)   {base_rate:10,.0f} events/s")
+            print(f"  worker validate + enforce     {rate:10,.0f} events/s   "
+                  f"ratio {rate / base_rate:.2f} of bare (target >= 10,000/s)")
+            if args.throughput_only:
+                return
 
         n_live = args.rate * args.seconds
         live, alerting = workload(tag + "l", n_live, args.subjects)
@@ -342,6 +348,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="events/s while timing latency")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--latency-only", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
         work = Path(tmp)

@@ -33,7 +33,7 @@ WITH
         -- One row per (subject, item) collected in the period: first collection, the end of
         -- its keeping, and the purposes it was collected for.
         SELECT
-            subject_id,
+            cityHash64(subject_id) AS subject,
             item,
             minIf(occurred_at, type = 'collected') AS collected_at,
             if(maxIf(occurred_at, type = 'collected') > maxIf(occurred_at, type = 'destroyed'),
@@ -42,12 +42,14 @@ WITH
         FROM period
         ARRAY JOIN items AS item
         WHERE type IN ('collected', 'destroyed')
-        GROUP BY subject_id, item
+        GROUP BY subject, item
         HAVING countIf(type = 'collected') > 0
     ),
     uses AS
     (
-        SELECT purpose AS p, subject_id, item, context AS ctx, recipient
+        -- One row per (event, purpose): purposes are few, so the items stay arrays and are
+        -- merged by the aggregate instead of being expanded row by row.
+        SELECT purpose AS p, cityHash64(subject_id) AS subject, items, context AS ctx, recipient
         FROM
         (
             SELECT subject_id, purposes AS ps, items, context, '' AS recipient
@@ -57,15 +59,14 @@ WITH
             FROM period WHERE type IN ('used', 'disclosed')
         )
         ARRAY JOIN ps AS purpose
-        ARRAY JOIN items AS item
     ),
     observed AS
     (
         SELECT
             p AS purpose,
-            uniqExact(cityHash64(subject_id)) AS subjects,
+            uniqExact(subject) AS subjects,
             arraySort(groupUniqArrayIf(ctx, ctx != '')) AS contexts,
-            arraySort(groupUniqArray(item)) AS items,
+            arraySort(groupUniqArrayArray(items)) AS items,
             arraySort(groupUniqArrayIf(recipient, recipient != '')) AS recipients
         FROM uses
         GROUP BY p

@@ -27,10 +27,8 @@ from privtrail.tlog import NoteVerifier
 
 TITLE = "Access report (개인정보 열람 결과)"
 _NEWEST_CHECKPOINT = (
-    "SELECT log_topic, log_partition, argMax(tree_size, tree_size) AS size, "
-    "argMax(note, tree_size) AS note FROM privtrail.checkpoints "
-    "WHERE log_topic = {t:String} AND log_partition = {p:UInt32} "
-    "GROUP BY log_topic, log_partition"
+    "SELECT argMax(note, (tree_size, created_at)) FROM privtrail.checkpoints "
+    "WHERE log_topic = {t:String} AND log_partition = {p:UInt32}"
 )
 
 
@@ -113,7 +111,7 @@ def build_access_report(
     notes: list[str] = []
     for topic, partition in sorted({(p.log_topic, p.log_partition) for p in proofs}):
         found = client.query(_NEWEST_CHECKPOINT, parameters={"t": topic, "p": partition})
-        notes.extend(str(row[3]) for row in found.result_rows)
+        notes.extend(str(row[0]) for row in found.result_rows if row[0])
     return AccessReport(subject, as_of, state, events, tuple(proofs), tuple(notes))
 
 

@@ -20,8 +20,10 @@ WITH
         AS months_of,
     records AS
     (
+        -- Grouped on a 64-bit hash of the pseudonym: the subject itself is not shown, and a
+        -- UInt64 key is far cheaper to group on than the string.
         SELECT
-            subject_id,
+            cityHash64(subject_id) AS subject,
             item,
             minIf(occurred_at, type = 'collected') AS first_collected_at,
             maxIf(occurred_at, type = 'collected') AS collected_at,
@@ -29,7 +31,7 @@ WITH
         FROM privtrail.events
         ARRAY JOIN items AS item
         WHERE type IN ('collected', 'destroyed') AND occurred_at <= t
-        GROUP BY subject_id, item
+        GROUP BY subject, item
         HAVING countIf(type = 'collected') > 0
             AND first_collected_at >= {from:DateTime64(6, 'UTC')}
             AND first_collected_at < {to:DateTime64(6, 'UTC')}

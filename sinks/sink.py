@@ -1,6 +1,8 @@
 """The sink: Kafka (valid events, alerts) -> ClickHouse, exactly once in effect.
 
-One loop, no threads:
+The consumer is aiokafka's (kafka-python 3.0 intermittently never completed a group
+rejoin here); the blocking ClickHouse calls run in a worker thread so heartbeats go on.
+One loop:
 
 1. On assignment a partition is *unloaded*: it stays paused until its state (Merkle tree,
    last stored offset) has been read back from ClickHouse; then the consumer seeks past what
@@ -16,6 +18,7 @@ One loop, no threads:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -24,10 +27,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from privtrail.sinks.batching import Batch, Batcher
 from privtrail.sinks.checkpointer import Checkpointer
 from privtrail.sinks.metrics import SinkMetrics
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 # a misconfiguration and stops the sink rather than retrying forever.
 _RETRYABLE_CODES = {159, 164, 202, 209, 210, 241, 242, 252, 425}
 _LAG_EVERY = 2.0
+_MAX_RECORDS = 5_000  # per turn of the loop: keeps each turn short, so heartbeats keep up
 
 
 class SinkError(PrivtrailError):
@@ -57,8 +60,7 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | ConnectionError | TimeoutError | OSError):
         return True
     if isinstance(exc, DatabaseError):
-        code = getattr(exc, "code", None)
-        return code is None or code in _RETRYABLE_CODES
+        return getattr(exc, "code", None) in _RETRYABLE_CODES
     return False
 
 
@@ -78,10 +80,10 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
 
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self.sink._revoked(list(revoked))
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.sink._revoked(list(revoked))
 
-    def on_partitions_assigned(self, assigned: Any) -> None:
+    async def on_partitions_assigned(self, assigned: Any) -> None:
         self.sink._assigned(list(assigned))
 
 
@@ -94,18 +96,25 @@ class Sink:
         store: HistoryStore,
         signer: NoteSigner,
         metrics: SinkMetrics | None = None,
-        consumer: KafkaConsumer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics or SinkMetrics()
         self.topics = (settings.topics.valid, settings.topics.alerts)
-        self.consumer = consumer or KafkaConsumer(
+        self.consumer: Any = None  # an AIOKafkaConsumer, created inside the event loop
+        self._init_state(store, signer)
+
+    def _make_consumer(self) -> AIOKafkaConsumer:
+        settings = self.settings
+        return AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=min(settings.batch_max_rows, 20_000),
+            max_poll_records=_MAX_RECORDS,
+            # Decoding is CPU-bound on the event loop; on a busy machine a long turn must not
+            # cost the group membership.
+            session_timeout_ms=30_000,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
             client_id=f"{settings.group_id}-{os.getpid()}",
@@ -113,6 +122,9 @@ class Sink:
             # the next metadata refresh (default 5 minutes); added partitions likewise.
             metadata_max_age_ms=10_000,
         )
+
+    def _init_state(self, store: HistoryStore, signer: NoteSigner) -> None:
+        settings = self.settings
         self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds)
         self.checkpointer = Checkpointer(
             store, signer, settings.origin, settings.checkpoint_interval
@@ -121,7 +133,11 @@ class Sink:
         self._pending: list[Batch] = []  # drained from the batcher, not yet acknowledged
         self._outage_until = 0.0
         self._down = False
-        self._commits: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._commits: dict[TopicPartition, int] = {}
+        # The rebalance listener runs in aiokafka's coordinator task and may interleave with
+        # the loop at any await: one lock makes settle/checkpoint/load run one at a time
+        # (and keeps the single ClickHouse session from seeing concurrent queries).
+        self._lock = asyncio.Lock()
         self._backoff = settings.backoff_initial
         self._inserts = 0
         self._crash_after = self._parse_crash_point(settings.crash_point)
@@ -139,49 +155,74 @@ class Sink:
     # -- the loop -----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self.consumer.subscribe(list(self.topics), listener=_Listener(self))
-        try:
-            while not stop.is_set():
-                self.step()
-            self.shutdown()
-        finally:
-            self.consumer.close(autocommit=False)
+        """Consume until ``stop`` is set, then flush and checkpoint (blocking)."""
+        asyncio.run(self._run(stop))
 
-    def step(self) -> None:
+    async def _run(self, stop: threading.Event) -> None:
+        self.consumer = self._make_consumer()
+        await self.consumer.start()
+        try:
+            await self._await_topics(stop)
+            self.consumer.subscribe(list(self.topics), listener=_Listener(self))
+            while not stop.is_set():
+                await self.step()
+            await self.shutdown()
+        finally:
+            await self.consumer.stop()
+
+    async def _await_topics(self, stop: threading.Event, timeout: float = 60.0) -> None:
+        """Wait until the consumer's metadata knows both topics before joining the group, so
+        the first assignment is complete (a late topic would mean an immediate rebalance)."""
+        deadline = time.monotonic() + timeout
+        missing = list(self.topics)
+        while not stop.is_set():
+            known = await self.consumer.topics()  # refreshes the cluster metadata
+            missing = [t for t in missing if t not in known]
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                raise SinkError(f"topic(s) {', '.join(missing)} not found in Kafka")
+            await asyncio.sleep(0.2)
+
+    async def step(self) -> None:
         """One turn: retry/insert what is pending, poll, buffer, flush and checkpoint if due."""
         now = time.monotonic()
         if now >= self._next_lag:  # also during an outage: that is when lag matters
             self._next_lag = now + _LAG_EVERY
-            self._update_lag()
+            await self._update_lag()
         if self._outage_until > now:
-            self.consumer.poll(timeout_ms=int(min(self._outage_until - now, 0.5) * 1000))
+            # Paused partitions return nothing; waiting here keeps the group membership alive.
+            await asyncio.sleep(min(self._outage_until - now, 0.5))
             return
-        if not self._try(self._settle):
+        if not await self._try(self._settle):
             return
         timeout = max(0.0, min(self.settings.batch_max_seconds, 0.2))
-        records = self.consumer.poll(timeout_ms=int(timeout * 1000))
+        records = await self.consumer.getmany(
+            timeout_ms=int(timeout * 1000), max_records=_MAX_RECORDS
+        )
         for tp, messages in records.items():
             self._ingest(tp, messages)
         if self.batcher.due():
             self._pending.extend(self.batcher.drain())
-            self._try(self._settle)
+            await self._try(self._settle)
         if self.checkpointer.due():
             self._pending.extend(self.batcher.drain())
-            if self._try(self._settle):
-                self._try(self._checkpoint)
+            if await self._try(self._settle):
+                await self._try(self._checkpoint)
 
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
         """Flush and checkpoint once more; whatever fails stays uncommitted (re-read later)."""
         self._pending.extend(self.batcher.drain())
-        if self._try(self._settle):
-            self._try(self._checkpoint)
+        if await self._try(self._settle):
+            await self._try(self._checkpoint)
 
     # -- outage handling ----------------------------------------------------------------
 
-    def _try(self, action: Any) -> bool:
+    async def _try(self, action: Any) -> bool:
         """Run ``action``; on a retryable ClickHouse failure pause and schedule a retry."""
         try:
-            action()
+            async with self._lock:
+                await action()
         except Exception as exc:
             if not _retryable(exc):
                 raise
@@ -190,30 +231,31 @@ class Sink:
             self.metrics.insert_failures.inc()
             log.warning("ClickHouse unavailable (%s); pausing, retry in %.1fs",
                         type(exc).__name__, self._backoff)  # fmt: skip
-            self.consumer.pause(*self._parts)
+            self.consumer.pause(*(self._parts.keys() & self.consumer.assignment()))
             self._outage_until = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self.settings.backoff_max)
             return False
         if self._down:  # recovered: resume consumption
             log.info("ClickHouse is back; resuming")
             self._down = False
-            self.consumer.resume(*[tp for tp, p in self._parts.items() if p.loaded])
+            owned = self.consumer.assignment()
+            self.consumer.resume(*[tp for tp, p in self._parts.items() if p.loaded and tp in owned])
         self.metrics.clickhouse_up.set(1)
         self._backoff = self.settings.backoff_initial
         return True
 
-    def _settle(self) -> None:
+    async def _settle(self) -> None:
         """Load unloaded partitions, then insert pending batches and commit their offsets."""
-        for tp, part in self._parts.items():
+        for tp, part in list(self._parts.items()):
             if not part.loaded:
-                self._load(tp, part)
+                await self._load(tp, part)
         while self._pending:
             batch = self._pending[0]
             tp = TopicPartition(batch.topic, batch.partition)
             owner = self._parts.get(tp)
             if owner is not None:  # a revoked partition's rows are the new owner's to write
-                self._insert(batch)
-                self._commits[tp] = OffsetAndMetadata(batch.last_offset + 1, "", -1)
+                await self._insert(batch)
+                self._commits[tp] = batch.last_offset + 1
                 owner.landed = batch.last_offset + 1
             self._pending.pop(0)
         if not self._commits:
@@ -223,31 +265,34 @@ class Sink:
             os.kill(os.getpid(), signal.SIGKILL)
         commits, self._commits = self._commits, {}
         try:
-            self.consumer.commit(commits)
+            await self.consumer.commit(commits)
         except KafkaError as exc:
             # Harmless for correctness: on reassignment the next owner starts after what
             # ClickHouse holds, whatever the committed offset says.
             log.warning("offset commit failed (%s); ClickHouse state decides on restart", exc)
 
-    def _insert(self, batch: Batch) -> None:
+    async def _insert(self, batch: Batch) -> None:
         started = time.perf_counter()
+        # ClickHouse calls run in a worker thread so a slow server never starves the
+        # consumer's heartbeats (the event loop keeps running while we wait).
         if batch.topic == self.settings.topics.valid:
-            self.store.insert_events(batch.rows, batch.token)
+            await asyncio.to_thread(self.store.insert_events, batch.rows, batch.token)
             table = "events"
         else:
-            self.store.insert_alerts(batch.rows, batch.token)
+            await asyncio.to_thread(self.store.insert_alerts, batch.rows, batch.token)
             table = "alerts"
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
         self.metrics.rows.labels(table).inc(len(batch.rows))
         self._inserts += 1
 
-    def _checkpoint(self) -> None:
+    async def _checkpoint(self) -> None:
         trees = {
             (tp.topic, tp.partition): p.tree
             for tp, p in self._parts.items()
             if p.loaded and p.tree is not None
         }
-        self.metrics.checkpoints.inc(len(self.checkpointer.write(trees)))
+        written = await asyncio.to_thread(self.checkpointer.write, trees)
+        self.metrics.checkpoints.inc(len(written))
 
     # -- partitions ---------------------------------------------------------------------
 
@@ -257,32 +302,45 @@ class Sink:
         if assigned:
             self.consumer.pause(*assigned)  # until _load has read their state
 
-    def _revoked(self, revoked: list[TopicPartition]) -> None:
-        # Try to land what we hold for them; if ClickHouse is down, the new owner re-reads.
+    async def _revoked(self, revoked: list[TopicPartition]) -> None:
+        # Unloaded partitions are just dropped (nothing was read for them yet).
+        async with self._lock:  # after any settle in progress
+            for tp in revoked:
+                part = self._parts.get(tp)
+                if part is not None and not part.loaded:
+                    del self._parts[tp]
+        # Land what we hold for the others; if ClickHouse is down, the new owner re-reads.
         self._pending.extend(self.batcher.drain())
-        self._try(self._settle)
-        self._try(self._checkpoint)
-        for tp in revoked:
-            self._parts.pop(tp, None)
-            self.batcher.drop(tp.topic, tp.partition)
-            self.checkpointer.forget((tp.topic, tp.partition))
-        self._pending = [
-            b for b in self._pending if TopicPartition(b.topic, b.partition) not in revoked
-        ]
+        if self._outage_until <= time.monotonic() and await self._try(self._settle):
+            await self._try(self._checkpoint)
+        async with self._lock:
+            for tp in revoked:
+                self._parts.pop(tp, None)
+                self.batcher.drop(tp.topic, tp.partition)
+                self.checkpointer.forget((tp.topic, tp.partition))
+            self._pending = [
+                b for b in self._pending if TopicPartition(b.topic, b.partition) not in revoked
+            ]
 
-    def _load(self, tp: TopicPartition, part: _Partition) -> None:
+    async def _load(self, tp: TopicPartition, part: _Partition) -> None:
         if tp.topic == self.settings.topics.valid:
-            state = self.store.partition_log(tp.topic, tp.partition)
+            state = await asyncio.to_thread(self.store.partition_log, tp.topic, tp.partition)
             part.tree, part.last_offset = state.tree, state.last_offset
-            self.checkpointer.known(
-                (tp.topic, tp.partition), self.store.latest_checkpoint_size(tp.topic, tp.partition)
+            size = await asyncio.to_thread(
+                self.store.latest_checkpoint_size, tp.topic, tp.partition
             )
+            self.checkpointer.known((tp.topic, tp.partition), size)
             self.metrics.tree_size.labels(tp.topic, str(tp.partition)).set(state.tree.size)
         else:
-            part.last_offset = self.store.last_alert_offset(tp.topic, tp.partition)
+            part.last_offset = await asyncio.to_thread(
+                self.store.last_alert_offset, tp.topic, tp.partition
+            )
+        if tp not in self.consumer.assignment():
+            self._parts.pop(tp, None)  # revoked while we were reading its state
+            return
         if part.last_offset is not None:
             # Start after what ClickHouse holds, even if the commit for it never happened.
-            committed = self.consumer.committed(tp)
+            committed = await self.consumer.committed(tp)
             if committed is None or committed <= part.last_offset:
                 self.consumer.seek(tp, part.last_offset + 1)
         part.landed = 0 if part.last_offset is None else part.last_offset + 1
@@ -338,12 +396,12 @@ class Sink:
         )  # fmt: skip
         return values
 
-    def _update_lag(self) -> None:
+    async def _update_lag(self) -> None:
         owned = [tp for tp, p in self._parts.items() if p.loaded]
         if not owned:
             return
         try:
-            ends = self.consumer.end_offsets(owned)
+            ends = await self.consumer.end_offsets(owned)
         except Exception:  # lag is best effort; never let it stop ingestion
             log.debug("end_offsets failed", exc_info=True)
             return

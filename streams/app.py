@@ -57,6 +57,19 @@ class Topology:
     decoder: EventDecoder
     notifier: WebhookNotifier | None = None
 
+    async def send(self, topic: Any, key: bytes | None, value: bytes, *,
+                   partition: int | None = None,
+                   headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Queue a record on the producer without waiting for the broker.
+
+        Straight to Faust's producer (``Topic.send`` adds codecs, sensors and a future per
+        record, a third of the worker's time). Still at least once: Faust flushes this
+        producer before it commits any offset. A failed delivery is logged.
+        """
+        future: Any = await self.app.producer.send(topic.get_topic_name(), key, value,
+                                                   partition, None, headers)
+        future.add_done_callback(_log_failure)
+
     def index_deadline(self, key: bytes, due: datetime | None, partition: int) -> None:
         """Keep the deadline index in step with a subject's earliest deadline.
 
@@ -80,6 +93,11 @@ class Topology:
         except Exception:  # before the first assignment Faust has nothing to say
             return None
         return {tp.partition for tp in actives if tp.topic == topic}
+
+
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("send failed after the producer's retries: %r", future.exception())
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
@@ -107,6 +125,10 @@ def faust_app(settings: WorkerSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         broker_rebalance_timeout=max(20.0, settings.session_timeout * 2),
+        # Batch sends a little: an event costs two to four sends (forward, changelog,
+        # index, alert); 5 ms of linger turns thousands of socket writes into dozens.
+        producer_linger=0.005,
+        producer_max_batch_size=262_144,
         web_enabled=True,
         web_bind=settings.web_host,
         web_host=settings.web_host,

@@ -111,7 +111,7 @@ def register(topo: Topology) -> None:
             log.info("deadline timer: %d subject(s) due at %s", len(due), format_timestamp(now))
         value = tick_value(now)
         for key, partition in due:
-            await topo.ticks.send(key=key, value=value, partition=partition)
+            await topo.send(topo.ticks, key, value, partition=partition)
 
     @topo.app.agent(topo.ticks, name="privtrail.deadlines")  # type: ignore[untyped-decorator]
     async def deadline_agent(stream: Any) -> None:

@@ -69,7 +69,7 @@ def alert_key(alert: Alert) -> bytes | None:
 
 async def send_alerts(topo: Topology, alerts: list[Alert]) -> None:
     for alert in alerts:
-        await topo.alerts.send(key=alert_key(alert), value=encode_alert(alert))
+        await topo.send(topo.alerts, alert_key(alert), encode_alert(alert))
 
 
 def register(topo: Topology) -> None:

@@ -85,14 +85,13 @@ def register(topo: Topology) -> None:
             if isinstance(verdict, Rejection):
                 log.warning("to DLQ: %s[%d]@%d %s: %s", msg.topic, msg.partition, msg.offset,
                             verdict.kind, verdict.reason)
-                await topo.dlq.send(
-                    key=msg.key, value=msg.value or b"",
-                    headers=dlq_headers(verdict, msg.topic, msg.partition, msg.offset,
-                                        msg.timestamp))
+                await topo.send(topo.dlq, msg.key, msg.value or b"",
+                                headers=dlq_headers(verdict, msg.topic, msg.partition,
+                                                    msg.offset, msg.timestamp))
                 continue
             subject = verdict.subject_id
-            await topo.valid.send(key=subject.encode() if subject is not None else None,
-                                  value=msg.value)
+            await topo.send(topo.valid, subject.encode() if subject is not None else None,
+                            msg.value)
             actor = actor_key(verdict)
             if actor is not None:
-                await topo.actor_events.send(key=actor.encode(), value=msg.value)
+                await topo.send(topo.actor_events, actor.encode(), msg.value)

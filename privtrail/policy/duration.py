@@ -21,6 +21,15 @@ _ISO = re.compile(
 )
 
 
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2 and calendar.isleap(year):
+        return 29
+    return _DAYS[month - 1]
+
+
 @dataclass(frozen=True, slots=True)
 class Duration:
     """A non-negative ISO 8601 duration such as ``P1Y``, ``P3M``, ``P10D`` or ``PT1H``."""
@@ -57,14 +66,20 @@ class Duration:
 
     def add_to(self, start: datetime) -> datetime:
         """``start`` + this duration in UTC, clamping a missing day to the month's last day."""
-        start = start.astimezone(UTC)
-        if self.is_calendar:
+        # Runs for every record item collected: keep it free of needless work.
+        if start.tzinfo is not UTC:
+            start = start.astimezone(UTC)
+        if self.years or self.months:
             month_index = start.month - 1 + self.months + 12 * self.years
             year = start.year + month_index // 12
             month = month_index % 12 + 1
-            day = min(start.day, calendar.monthrange(year, month)[1])
+            day = start.day
+            if day > 28:
+                day = min(day, _days_in_month(year, month))
             start = start.replace(year=year, month=month, day=day)
-        return start + timedelta(days=self.days, seconds=self.seconds)
+        if self.days or self.seconds:
+            start = start + timedelta(days=self.days, seconds=self.seconds)
+        return start
 
     def __str__(self) -> str:
         out = "P"

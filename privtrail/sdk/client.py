@@ -14,7 +14,9 @@ subject, encodes the event and enqueues it; a background thread sends it. See do
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -120,6 +122,17 @@ class AuditClient(EventMethods[str]):
             broker_timeout=opts.broker_timeout,
         )
         self._delivery.start()
+        # A service that forgets close() must not lose what is queued: close at exit (the
+        # handler holds only a weak reference, so it does not keep the client alive).
+        ref = weakref.ref(self)
+
+        def close_at_exit() -> None:
+            client = ref()
+            if client is not None:
+                client.close(timeout=5.0)
+
+        self._close_at_exit = close_at_exit
+        atexit.register(close_at_exit)
 
     # -- presets ---------------------------------------------------------------------------
     @classmethod
@@ -252,6 +265,7 @@ class AuditClient(EventMethods[str]):
 
         Returns True when everything was acknowledged. Safe to call twice.
         """
+        atexit.unregister(self._close_at_exit)
         return self._delivery.close(timeout)
 
     def __enter__(self) -> AuditClient:

@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "reconnect_backoff_max_ms": 1_000,
     "max_in_flight_requests_per_connection": 5,  # the idempotent producer's maximum
     "client_id": "privtrail-sdk",
+    # Pinned: without it the constructor probes the broker's version and blocks for about
+    # 30 s when the broker is unreachable, and the SDK must start (and spool) without one.
+    # Requests still negotiate their versions; checked against Apache Kafka 4.1.1.
+    # Override through producer_config for brokers older than 2.8.
+    "api_version": (2, 8),
 }
 
 Callback = Callable[[Exception | None], None]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from privtrail.errors import StackError
 from privtrail.stack import kafka_jars, settings
@@ -68,11 +69,20 @@ def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:
         return False
     from kafka import KafkaAdminClient  # kafka-python: imported late, it is slow to import
 
-    # kafka-python logs every refused connection at WARNING while the broker boots.
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    ms = int(timeout * 1000)
+    # kafka-python logs every failed attempt at WARNING while the broker boots; without a
+    # logging setup those lines would land on the CLI's stderr. Quiet it for the probe only.
+    kafka_log = logging.getLogger("kafka")
+    previous = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
     try:
-        admin = KafkaAdminClient(
+        return _probe(KafkaAdminClient, bootstrap, int(timeout * 1000))
+    finally:
+        kafka_log.setLevel(previous)
+
+
+def _probe(admin_class: Any, bootstrap: str, ms: int) -> bool:
+    try:
+        admin = admin_class(
             bootstrap_servers=bootstrap,
             client_id="privtrail-stack-probe",
             request_timeout_ms=ms,

@@ -56,8 +56,9 @@ class StackPorts:
         """Ports from ``PRIVTRAIL_*_PORT``; unset ones come from ``fallback`` (or defaults)."""
         env = os.environ if env is None else env
         base = (fallback or cls()).as_dict()
+        defaults = cls().as_dict()
         for name, var in PORT_ENV.items():
-            port = settings.port_from_env(var, base[name], env)
+            port = settings.port_from_env(var, defaults[name], env)
             if port is not None:
                 base[name] = port
         return cls(**base)

@@ -128,12 +128,15 @@ class PidFile:
             return f"pid {record.pid} is not running"
         if record.start_time is not None:
             # pid + start time (clock ticks since boot) identify one process for the whole
-            # uptime: stronger than the command line, which is only the fallback below.
+            # uptime: a reused pid has another start time.
             started = process_start_time(record.pid)
             if started != record.start_time:
                 return f"pid {record.pid} started at {started}, ours at {record.start_time}"
-            return None
         cmdline = process_cmdline(record.pid)
+        if record.start_time is not None and not cmdline:
+            # The start time already matched; an unreadable command line (process exiting
+            # or exec-ing) must not turn our own server into a stranger.
+            return None
         if cmdline is None or self.marker not in cmdline:
             return f"pid {record.pid} runs {cmdline!r}, without {self.marker!r}"
         return None
@@ -150,8 +153,19 @@ class PidFile:
         reason = self.foreign_reason(record)
         if reason is None:
             return record.pid
-        _log.info("removing stale pid file %s: %s", self.path, reason)
-        self.remove()
+        # Delete the file only when its process is certainly gone (dead, or the pid now
+        # belongs to a later process). Deleting it for a live process we merely failed to
+        # recognise would orphan a server that nothing could stop any more.
+        if record.start_time is not None:
+            gone = not is_alive(record.pid) or process_start_time(record.pid) != record.start_time
+        else:  # no start time (no /proc): a readable command line without our marker decides
+            cmdline = process_cmdline(record.pid)
+            gone = not is_alive(record.pid) or bool(cmdline and self.marker not in cmdline)
+        if gone or record.marker != self.marker:
+            _log.info("removing stale pid file %s: %s", self.path, reason)
+            self.remove()
+        else:
+            _log.warning("pid file %s names a live process that is not ours: %s", self.path, reason)
         return None
 
 

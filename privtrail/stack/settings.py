@@ -51,7 +51,8 @@ def cache_dir(home: Path | None = None, env: Mapping[str, str] | None = None) ->
 
 
 def port_from_env(name: str, default: int, env: Mapping[str, str] | None = None) -> int | None:
-    """The port in ``$name`` if set (validated), else ``None``; ``default`` only names it."""
+    """The port in ``$name`` if set (validated), else ``None``; ``default`` is only shown
+    as an example in the error message."""
     env = os.environ if env is None else env
     raw = env.get(name)
     if raw is None or raw == "":

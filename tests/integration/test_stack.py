@@ -22,6 +22,7 @@ from privtrail.cli.main import cli
 from privtrail.errors import StackError
 from privtrail.stack import ClickHouseUser, Stack
 from privtrail.stack.clickhouse import http_query
+from privtrail.stack.ports import port_answers
 from privtrail.stack.process import is_alive, process_cmdline
 from privtrail.stack.settings import CLICKHOUSE_DATABASE
 from privtrail.stack.testing import start_throwaway_stack
@@ -151,6 +152,42 @@ def test_topic_factory_makes_partitions(kafka_topic_factory: Any, kafka_admin: A
     name = kafka_topic_factory(partitions=3)
     (described,) = kafka_admin.describe_topics([name])
     assert len(described["partitions"]) == 3
+
+
+def test_clickhouse_native_tcp_port_listens(stack: Stack) -> None:
+    assert port_answers(stack.ports.clickhouse_tcp)
+
+
+def test_transactions_work_on_the_single_node(stack: Stack, kafka_topic_factory: Any) -> None:
+    """Faust's exactly-once mode needs the transaction state log on one broker."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    topic = kafka_topic_factory(partitions=2, prefix="txn")
+    producer = KafkaProducer(
+        bootstrap_servers=stack.kafka.bootstrap, transactional_id=f"t-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        producer.send(topic, b"aborted")
+        producer.abort_transaction()
+        producer.begin_transaction()
+        producer.send(topic, b"committed")
+        producer.commit_transaction()
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=stack.kafka.bootstrap,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    try:
+        values = [record.value for record in consumer]
+    finally:
+        consumer.close()
+    assert values == [b"committed"]
 
 
 # --- a stack of its own, for down/up (the session stack stays untouched) ---------------
@@ -290,3 +327,29 @@ def test_watchdog_stops_a_stack_whose_owner_died(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert not any(is_alive(pid) for pid in pids)
     assert _processes_mentioning(home) == []
+
+
+def test_clickhouse_startup_failure_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port taken between our check and chDB's bind: the process exits and says why."""
+    import socket
+
+    from privtrail.stack import clickhouse
+    from privtrail.stack.ports import StackPorts
+
+    monkeypatch.setattr(clickhouse, "require_free", lambda *args, **kwargs: None)
+    ports = StackPorts.free()
+    server = clickhouse.ClickHouseServer(
+        home=tmp_path / "home", http_port=ports.clickhouse_http, tcp_port=ports.clickhouse_tcp
+    )
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    squatter.bind(("127.0.0.1", ports.clickhouse_http))
+    squatter.listen()
+    try:
+        with pytest.raises(StackError, match="ClickHouse exited while starting.*already in use"):
+            server.start(timeout=60)
+    finally:
+        squatter.close()
+        server.stop()
+    assert server.pid() is None

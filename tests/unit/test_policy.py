@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from fixtures.evfactory import Factory
+from hypothesis import given
+from hypothesis import strategies as st
 
 from privtrail.errors import PolicyError
 from privtrail.policy import Duration, Policy, default_policy, load_policy, parse_policy
@@ -244,3 +246,28 @@ def test_bad_durations(text: str) -> None:
 @pytest.mark.parametrize("text", ["P1Y", "P3M", "P10D", "PT1H", "P1Y2M3DT4H5M6S", "PT0S"])
 def test_duration_round_trip(text: str) -> None:
     assert str(Duration.parse(text)) == text
+
+
+def _reference_add(t0: datetime, years: int, months: int, days: int) -> datetime:
+    import calendar
+    from datetime import timedelta
+
+    index = t0.month - 1 + months + 12 * years
+    year, month = t0.year + index // 12, index % 12 + 1
+    day = min(t0.day, calendar.monthrange(year, month)[1])
+    return t0.replace(year=year, month=month, day=day) + timedelta(days=days)
+
+
+@given(
+    t0=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+    years=st.integers(0, 10),
+    months=st.integers(0, 30),
+    days=st.integers(0, 400),
+)
+def test_calendar_arithmetic_property(t0: datetime, years: int, months: int, days: int) -> None:
+    t0 = t0.replace(tzinfo=UTC)
+    got = Duration(years=years, months=months, days=days).add_to(t0)
+    assert got == _reference_add(t0, years, months, days)
+    # a missing day becomes the last day of the month, never spills into the next one
+    if not days:
+        assert got.day <= t0.day

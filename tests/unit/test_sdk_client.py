@@ -444,3 +444,32 @@ def audit_pseudonym_with_real_key(tmp_path: Path) -> str:
     from privtrail.sdk.pseudonym import Pseudonymiser, parse_key
 
     return Pseudonymiser(key=parse_key(KEY), key_id="k1").pseudonym("c")
+
+
+FORGETFUL = r"""
+import sys
+from prometheus_client import CollectorRegistry
+from privtrail.sdk import AuditClient
+audit = AuditClient(bootstrap="127.0.0.1:9", service="forgetful", spool_dir=sys.argv[1],
+                    dev_mode=True, registry=CollectorRegistry())
+for n in range(25):
+    audit.corrected(f"c{n}", request_id=f"r{n}")
+# no close(): the interpreter exits with the events still queued
+"""
+
+
+def test_events_queued_at_interpreter_exit_are_spooled(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from privtrail.sdk.spool import MAGIC, Spool
+
+    spool_dir = tmp_path / "spool"
+    subprocess.run([sys.executable, "-c", FORGETFUL, str(spool_dir)], check=True, timeout=60)
+    spool = Spool(spool_dir)
+    spool.open()
+    try:
+        values = [r.value for seq in spool.segments() for r in spool.read(seq, len(MAGIC), 100)]
+    finally:
+        spool.close()
+    assert [decode_event(v).request_id for v in values] == [f"r{n}" for n in range(25)]

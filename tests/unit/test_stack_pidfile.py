@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from privtrail.stack.process import ManagedProcess, PidFile, PidRecord, is_alive
+from privtrail.stack.process import (
+    ManagedProcess,
+    PidFile,
+    PidRecord,
+    is_alive,
+    process_start_time,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -88,3 +94,13 @@ def test_spawn_refuses_a_command_line_without_marker(tmp_path: Path) -> None:
     managed = ManagedProcess("sleeper", PidFile(tmp_path / "s.pid", "--marker=abc"))
     with pytest.raises(StackError, match="marker"):
         managed.spawn(SLEEPER, cwd=tmp_path, log_path=tmp_path / "s.log", env=os.environ)
+
+
+def test_matching_start_time_without_marker_is_not_ours(
+    tmp_path: Path, stranger: subprocess.Popen[bytes]
+) -> None:
+    pid_file = PidFile(tmp_path / "k.pid", marker=f"--marker={tmp_path}")
+    record = PidRecord(stranger.pid, pid_file.marker, process_start_time(stranger.pid))
+    reason = pid_file.foreign_reason(record)
+    assert reason is not None and "without" in reason
+    assert stranger.poll() is None

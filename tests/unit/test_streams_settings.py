@@ -98,3 +98,26 @@ def test_existing_partitions_skips_unknown_topics() -> None:
 def test_layout_error_says_how_to_fix() -> None:
     err = TopicLayoutError("privacy.events.valid", 1, 4)
     assert "--partitions 1" in str(err) and err.found == 1 and err.wanted == 4
+
+
+def test_worker_help_runs_in_process() -> None:
+    from click.testing import CliRunner
+
+    from privtrail.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["worker", "--help"])
+    assert result.exit_code == 0, result.output
+    for option in ("--bootstrap", "--partitions", "--webhook", "--web-port"):
+        assert option in result.output
+
+
+def test_worker_refuses_a_webhook_without_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from privtrail.cli.main import main
+
+    monkeypatch.delenv("PRIVTRAIL_WORKER_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["worker", "--bootstrap", "127.0.0.1:1", "--webhook", "http://127.0.0.1:2/x"])
+    assert exit_info.value.code == 2  # a PrivtrailError, rendered by main(), no traceback
+    assert "shared secret" in capsys.readouterr().err

@@ -132,3 +132,21 @@ def test_cache_is_bypassed_when_the_table_holds_other_bytes() -> None:
     cache.put(b"b", raw, ledger)
     cache.put(b"c", raw, ledger)
     assert len(cache) == 2
+
+
+def test_event_decoder_returns_what_decode_returns_and_caches() -> None:
+    from privtrail.streams.codecs import EventDecoder
+
+    from privtrail.errors import WireError
+    from privtrail.wire import decode_event, encode_event
+
+    events = scenario()
+    raw = [encode_event(e) for e in events]
+    decoder = EventDecoder(size=4)
+    assert [decoder.decode(r) for r in raw] == [decode_event(r) for r in raw]
+    assert decoder.misses == len(raw) and len(decoder) == 4
+    assert decoder.decode(raw[-1]) is decoder.decode(bytes(bytearray(raw[-1])))
+    assert decoder.hits == 2
+    with pytest.raises(WireError):
+        decoder.decode(b"\x00garbage")
+    assert len(decoder) == 4  # failures are never cached

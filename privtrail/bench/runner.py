@@ -1,0 +1,478 @@
+"""One benchmark run, phase by phase (``privtrail bench`` renders what this returns).
+
+1. prepare: the stack (started if down), migrations, run-unique topics, the workload and
+   the alerts the Engine expects from it (the same Engine ``privtrail check`` uses);
+2. baselines: raw producer, raw consume-produce loop, raw ClickHouse insert, before any
+   pipeline process runs, so they do not compete with it;
+3. pipeline up: worker(s) and sink(s); the staff authorisations go first and must land in
+   ClickHouse before the load, which also proves every process is ready;
+4. throughput: the producers send their shards flat out; the rate is rows landed per second
+   in ``privtrail.events`` for the run's topic;
+5. latency: the producers send the rest at a fixed offered load (default 2,000 events/s);
+   send -> alert on the alerts topic and send -> queryable in ClickHouse, per tracked event;
+6. check: every expected alert landed, none unexpected, duplicates counted.
+
+CPU and RSS of every process are sampled during phases 4 and 5.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from privtrail.bench.measure import UsageSampler, latency_summary, sustained_rate
+from privtrail.bench.pipeline import Children, ProducerJob, ProducerResult, Producers, RunNames
+from privtrail.bench.workload import WorkItem, WorkloadConfig, all_items, setup_events
+from privtrail.config import privtrail_home
+from privtrail.errors import PrivtrailError
+
+Progress = Callable[[str, float, float], None]  # (phase, done, total)
+PROBE_EVERY = 10  # besides every alerting event, each 10th event is timed to queryable
+
+
+class BenchError(PrivtrailError):
+    """The benchmark could not run to the end (a process died, a phase timed out)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    events: int = 30_000  # throughput phase
+    rate: float = 2_000.0  # offered load of the latency phase, events/s
+    latency_seconds: float = 15.0
+    producers: int = 2
+    subjects: int = 10_000
+    actors: int = 50
+    violation_rate: float = 0.02
+    workers: int = 1
+    sinks: int = 1
+    partitions: int = 4
+    seed: int = 1
+    baseline_events: int = 30_000
+    timeout: float = 300.0  # per phase
+    keep_stack: bool = False
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> BenchOptions:
+        """A few seconds of load: for development on a shared machine, not for numbers."""
+        base = {
+            "events": 4_000,
+            "latency_seconds": 4.0,
+            "subjects": 2_000,
+            "baseline_events": 4_000,
+        }
+        return cls(**{**base, **overrides})
+
+
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
+
+
+class _Run:
+    def __init__(self, opts: BenchOptions, progress: Progress | None) -> None:
+        self.o = opts
+        self.progress = progress or (lambda phase, done, total: None)
+        self.run = uuid.uuid4().hex[:8]
+        self.names = RunNames(self.run)
+        self.work = privtrail_home() / "bench" / self.run
+        self.result: dict[str, Any] = {"run": self.run, "options": asdict(opts)}
+        self.n_tp = _round_up(opts.events, opts.producers)
+        self.n_lat = _round_up(int(opts.rate * opts.latency_seconds), opts.producers)
+
+    # -- 1. prepare -------------------------------------------------------------------------
+    def prepare(self) -> None:
+        from privtrail.engine import Engine
+        from privtrail.events import parse_event
+        from privtrail.policy import default_policy
+
+        o = self.o
+        self.progress("generating the workload", 0, 1)
+        self.workload = WorkloadConfig(
+            events=self.n_tp + self.n_lat,
+            subjects=o.subjects,
+            actors=o.actors,
+            violation_rate=o.violation_rate,
+            seed=o.seed,
+            prefix=f"b{self.run}",
+        )
+        self.setup = setup_events(self.workload)
+        self.items: list[WorkItem] = all_items(self.workload, o.producers)
+        engine = Engine(default_policy())
+        self.events = []
+        self.expected: set[str] = set()
+        self.alerting: set[str] = set()  # event ids that raise at least one alert
+        for form in self.setup:
+            engine.process(parse_event(form))
+        for i, item in enumerate(self.items):
+            event = parse_event(item.event)
+            self.events.append(event)
+            for alert in engine.process(event):
+                self.expected.add(alert.alert_id)
+                self.alerting.add(alert.event_id)
+            if i % 2000 == 0:
+                self.progress("generating the workload", i, len(self.items))
+        per_shard = self.n_tp // o.producers
+        self.latency_ids = {
+            w.event["event_id"] for w in self.items if w.index // o.producers >= per_shard
+        }
+        self.result["workload"] = {
+            "throughput_events": self.n_tp,
+            "latency_events": self.n_lat,
+            "setup_events": len(self.setup),
+            "subjects": o.subjects,
+            "actors": o.actors,
+            "violation_rate": o.violation_rate,
+            "expected_alerts": len(self.expected),
+            "alerting_events": len(self.alerting),
+            "by_type": _count(w.event["type"] for w in self.items),
+            "by_rule": engine.stats.to_dict()["by_rule"],
+            "bulk_access_possible": self.workload.bulk_access_possible,
+        }
+
+    def connect(self) -> None:
+        from privtrail.sinks.migrate import migrate
+        from privtrail.sinks.settings import SinkSettings, connect, load_signer
+        from privtrail.stack import Stack
+        from privtrail.streams.settings import WorkerSettings
+        from privtrail.streams.topics import ensure_topics
+
+        self.stack = Stack.from_env()
+        status = self.stack.status()
+        self.started_stack = not status.up
+        if self.started_stack:
+            self.progress("starting the local stack", 0, 1)
+            status = self.stack.up()
+        self.status = status
+        self.env = self.names.env(
+            bootstrap=status.kafka_bootstrap,
+            clickhouse_url=status.clickhouse_http,
+            home=privtrail_home(),
+            partitions=self.o.partitions,
+        )
+        settings = SinkSettings.from_env(self.env)
+        self.admin = connect(settings, "admin")
+        migrate(self.admin)
+        load_signer(settings)  # once, here: sinks started together would race to create it
+        self.investigator = connect(settings, "investigator")
+        self.watch_client = connect(settings, "investigator")
+        ensure_topics(WorkerSettings.from_env(self.env))
+
+    # -- 2. baselines -------------------------------------------------------------------------
+    def baselines(self) -> None:
+        from kafka.admin import KafkaAdminClient, NewTopic
+
+        from privtrail.bench.baselines import (
+            raw_clickhouse_insert,
+            raw_consume_produce,
+            raw_producer,
+        )
+        from privtrail.sdk.builder import kafka_key
+        from privtrail.wire import encode_event
+
+        events = self.events[: self.o.baseline_events]
+        records = [(kafka_key(e), encode_event(e)) for e in events]
+        raw_in, raw_out = f"bench-{self.run}.raw-in", f"bench-{self.run}.raw-out"
+        admin = KafkaAdminClient(bootstrap_servers=self.status.kafka_bootstrap)
+        try:
+            admin.create_topics([NewTopic(t, self.o.partitions, 1) for t in (raw_in, raw_out)])
+            self.progress("baseline: raw producer", 0, 3)
+            results = [raw_producer(self.status.kafka_bootstrap, raw_in, records)]
+            self.progress("baseline: raw consume-produce", 1, 3)
+            results.append(
+                raw_consume_produce(
+                    self.status.kafka_bootstrap,
+                    raw_in,
+                    raw_out,
+                    len(records) + 1,
+                    timeout=self.o.timeout,
+                )
+            )
+            self.progress("baseline: raw ClickHouse insert", 2, 3)
+            results.append(raw_clickhouse_insert(self.admin, events, self.run))
+        finally:
+            try:
+                admin.delete_topics([raw_in, raw_out])
+            finally:
+                admin.close()
+        self.result["baselines"] = {r.name: r.to_dict() for r in results}
+
+    # -- 3. pipeline up -------------------------------------------------------------------------
+    def start_pipeline(self) -> None:
+        from privtrail.bench.watch import AlertWatcher, LandedWatcher
+        from privtrail.sdk import AuditClient
+
+        self.children = Children(self.env, self.work / "logs")
+        for i in range(self.o.workers):
+            self.children.start(f"worker-{i + 1}", "worker")
+        for i in range(self.o.sinks):
+            self.children.start(f"sink-{i + 1}", "sink")
+        topics = self.names.topics
+        self.alerts = AlertWatcher(self.status.kafka_bootstrap, topics.alerts).start()
+        self.landed = LandedWatcher(self.watch_client, topics.valid).start()
+        with AuditClient(
+            bootstrap=self.status.kafka_bootstrap,
+            service="bench-setup",
+            topic=topics.events,
+            dev_mode=True,
+            spool_dir=self.work / "spool-setup",
+        ) as audit:
+            for form in self.setup:
+                audit.emit_json(form)
+            audit.flush(60)
+        started = time.monotonic()
+        self._wait(
+            "pipeline start (setup events landing)",
+            len(self.setup),
+            started,
+            lambda: self.landed.landed,
+        )
+        self.result["startup_seconds"] = round(time.monotonic() - started, 1)
+
+    def _check_alive(self) -> None:
+        dead = self.children.dead()
+        if dead:
+            raise BenchError(
+                f"{', '.join(dead)} exited during the run; logs in "
+                f"{self.children.logs}\n{self.children.log_tail()}"
+            )
+
+    def _wait(
+        self,
+        phase: str,
+        target: int,
+        since: float,
+        value: Callable[[], int],
+        extra: Callable[[], bool] = lambda: True,
+    ) -> None:
+        while True:
+            self._check_alive()
+            now = value()
+            self.progress(phase, now, target)
+            if now >= target and extra():
+                return
+            if time.monotonic() - since > self.o.timeout:
+                raise BenchError(
+                    f"{phase}: timed out after {self.o.timeout:.0f}s at "
+                    f"{now}/{target}; logs in {self.children.logs}\n"
+                    f"{self.children.log_tail()}"
+                )
+            time.sleep(0.25)
+
+    # -- 4./5. producing ------------------------------------------------------------------------
+    def _produce(
+        self,
+        phase: str,
+        begin: int,
+        end: int,
+        rate: float,
+        landed_target: int,
+        extra: Callable[[], bool] = lambda: True,
+    ) -> tuple[list[ProducerResult], dict[str, Any], float]:
+        p = self.o.producers
+        jobs = [
+            ProducerJob(
+                self.status.kafka_bootstrap,
+                self.names.topics.events,
+                self.workload,
+                s,
+                p,
+                begin,
+                end,
+                rate / p if rate else 0.0,
+                str(self.work / f"spool-{phase}-{s}"),
+            )
+            for s in range(p)
+        ]
+        producers = Producers(jobs)
+        try:
+            self.progress(f"{phase}: starting producers", 0, 1)
+            producers.wait_ready(timeout=self.o.timeout)
+            pids = {
+                "broker": self.status.kafka_pid or 0,
+                "clickhouse": self.status.clickhouse_pid or 0,
+                **{n: c.pid for n, c in self.children.procs.items()},
+                **producers.pids,
+                "driver": os.getpid(),
+            }
+            sampler = UsageSampler({k: v for k, v in pids.items() if v}).start()
+            t0 = time.monotonic()
+            producers.go()
+            total = (end - begin) * p
+            while producers.sent() < total:
+                self._check_alive()
+                if any(not pr.is_alive() for pr in producers.procs):
+                    break  # it reports its error in results()
+                self.progress(f"{phase}: sending", producers.sent(), total)
+                time.sleep(0.25)
+            results = producers.results(timeout=self.o.timeout)
+            errors = [r.error for r in results if r.error]
+            if errors:
+                raise BenchError(f"{phase}: producer failed: {errors[0]}")
+            self._wait(f"{phase}: landing", landed_target, t0, lambda: self.landed.landed, extra)
+            landed_at = time.monotonic()
+            usage = {n: u.to_dict() for n, u in sampler.stop().items()}
+            return results, usage, landed_at
+        finally:
+            producers.terminate()
+
+    def throughput(self) -> None:
+        base = len(self.setup)
+        per = self.n_tp // self.o.producers
+        results, usage, _ = self._produce("throughput", 0, per, 0.0, base + self.n_tp)
+        samples = [(t, n - base) for t, n in self.landed.samples if n >= base]
+        sustained = sustained_rate(samples, self.n_tp)
+        sent_from = min(r.started for r in results)
+        sent_to = max(r.finished for r in results)
+        first = next((t for t, n in samples if n > 0), None)
+        last = next((t for t, n in samples if n >= self.n_tp), None)
+        self.result["throughput"] = {
+            "events": self.n_tp,
+            "sustained_eps": round(sustained, 1),
+            "first_to_last_row_eps": round(self.n_tp / (last - first), 1)
+            if first is not None and last is not None and last > first
+            else None,
+            "producer_send_eps": round(self.n_tp / (sent_to - sent_from), 1),
+            "target_eps": 10_000,
+            "processes": usage,
+        }
+
+    def latency(self) -> None:
+        per_tp = self.n_tp // self.o.producers
+        per_lat = self.n_lat // self.o.producers
+        alerting = self.alerting & self.latency_ids
+        probes = {
+            w.event["event_id"]
+            for w in self.items
+            if w.event["event_id"] in self.latency_ids and w.index % PROBE_EVERY == 0
+        }
+        self.landed.track(probes | alerting)
+
+        def drained() -> bool:
+            first, _ = self.alerts.snapshot()
+            return self.landed.pending == 0 and alerting <= first.keys()
+
+        target = len(self.setup) + self.n_tp + self.n_lat
+        results, usage, _ = self._produce(
+            "latency", per_tp, per_tp + per_lat, self.o.rate, target, drained
+        )
+        sent = {k: v for r in results for k, v in r.send_times.items()}
+        first_alert, _ = self.alerts.snapshot()
+        alert_lat = [first_alert[e] - sent[e] for e in alerting if e in first_alert]
+        query_lat = [
+            self.landed.queryable[e] - sent[e]
+            for e in probes | alerting
+            if e in self.landed.queryable
+        ]
+        sent_from = min(r.started for r in results)
+        sent_to = max(r.finished for r in results)
+        self.result["latency"] = {
+            "offered_eps": self.o.rate,
+            "achieved_send_eps": round(self.n_lat / (sent_to - sent_from), 1),
+            "events": self.n_lat,
+            "send_to_alert": latency_summary(alert_lat),
+            "send_to_queryable": latency_summary(query_lat),
+            "queryable_poll_interval_ms": int(self.landed.interval * 1000),
+            "targets_ms": {"alert_p99": 1000, "queryable_p99": 5000},
+            "processes": usage,
+        }
+
+    # -- 6. check ---------------------------------------------------------------------------
+    def check(self) -> None:
+        topics = self.names.topics
+        deadline = time.monotonic() + 60
+        while True:
+            rows = self.investigator.query(
+                "SELECT alert_id, count() FROM privtrail.alerts WHERE kafka_topic = {t:String} "
+                "GROUP BY alert_id",
+                parameters={"t": topics.alerts},
+            ).result_rows
+            landed = {r[0]: int(r[1]) for r in rows}
+            if self.expected <= landed.keys() or time.monotonic() > deadline:
+                break
+            self.progress("checking alerts", len(landed), len(self.expected))
+            time.sleep(1.0)
+        ev = self.investigator.query(
+            "SELECT count(), uniqExact(event_id) FROM privtrail.events WHERE log_topic = "
+            "{t:String}",
+            parameters={"t": topics.valid},
+        ).result_rows[0]
+        _, copies = self.alerts.snapshot()
+        self.result["correctness"] = {
+            "expected_alerts": len(self.expected),
+            "alert_ids_in_clickhouse": len(landed),
+            "missing_alerts": len(self.expected - landed.keys()),
+            "unexpected_alerts": len(landed.keys() - self.expected),
+            "duplicate_alert_rows": sum(n - 1 for n in landed.values()),
+            "duplicate_alerts_on_topic": sum(n - 1 for n in copies.values()),
+            "event_rows": int(ev[0]),
+            "distinct_event_ids": int(ev[1]),
+            "events_sent": len(self.setup) + self.n_tp + self.n_lat,
+        }
+
+    def close(self) -> None:
+        for name in ("alerts", "landed"):
+            watcher = getattr(self, name, None)
+            if watcher is not None:
+                watcher.stop()
+        children = getattr(self, "children", None)
+        if children is not None:
+            children.stop()
+        if getattr(self, "started_stack", False) and not self.o.keep_stack:
+            self.stack.down()
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on (the machine is shared: load average included)."""
+    import platform
+
+    mem = 0
+    model = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem / 2**30, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str, Any]:
+    """Run every phase; the result is what ``report`` renders and writes as JSON."""
+    run = _Run(opts, progress)
+    run.result["machine_at_start"] = machine()
+    run.result["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        run.prepare()
+        run.connect()
+        run.baselines()
+        run.start_pipeline()
+        run.throughput()
+        run.latency()
+        run.check()
+    finally:
+        run.close()
+    run.result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    run.result["logs"] = str(run.children.logs)
+    return run.result
