@@ -41,14 +41,67 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
-    from privtrail.alerts import Alert
-    from privtrail.engine import Engine
-    from privtrail.errors import ContractError, PolicyError, PrivtrailError, WireError
-    from privtrail.events import Event, parse_event, parse_event_json
-    from privtrail.policy import Policy, default_policy, load_policy
-    from privtrail.sdk import AsyncAuditClient, AuditClient, staff, subject_actor, system, third_party
-    from privtrail.wire import decode_event, encode_event
+if TYPE_CHECKING:  # the names as type checkers and IDEs should see them
+    from privtrail.alerts import (
+        Alert as Alert,
+    )
+    from privtrail.engine import (
+        Engine as Engine,
+    )
+    from privtrail.errors import (
+        ContractError as ContractError,
+    )
+    from privtrail.errors import (
+        PolicyError as PolicyError,
+    )
+    from privtrail.errors import (
+        PrivtrailError as PrivtrailError,
+    )
+    from privtrail.errors import (
+        WireError as WireError,
+    )
+    from privtrail.events import (
+        Event as Event,
+    )
+    from privtrail.events import (
+        parse_event as parse_event,
+    )
+    from privtrail.events import (
+        parse_event_json as parse_event_json,
+    )
+    from privtrail.policy import (
+        Policy as Policy,
+    )
+    from privtrail.policy import (
+        default_policy as default_policy,
+    )
+    from privtrail.policy import (
+        load_policy as load_policy,
+    )
+    from privtrail.sdk import (
+        AsyncAuditClient as AsyncAuditClient,
+    )
+    from privtrail.sdk import (
+        AuditClient as AuditClient,
+    )
+    from privtrail.sdk import (
+        staff as staff,
+    )
+    from privtrail.sdk import (
+        subject_actor as subject_actor,
+    )
+    from privtrail.sdk import (
+        system as system,
+    )
+    from privtrail.sdk import (
+        third_party as third_party,
+    )
+    from privtrail.wire import (
+        decode_event as decode_event,
+    )
+    from privtrail.wire import (
+        encode_event as encode_event,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,9 @@
 """Settings shared by every part: where state lives, topic names, endpoints.
 
-Every environment variable privtrail reads outside the SDK is read here, once.
-The SDK's own variables live in :mod:`privtrail.sdk.settings`.
+Each part reads its own environment variables in one settings module: these shared ones
+here; the SDK's in :mod:`privtrail.sdk.settings`; the local stack's in
+:mod:`privtrail.stack.settings`; the worker's in :mod:`privtrail.streams.settings`; the
+sink's in :mod:`privtrail.sinks.settings`.
 """
 
 from __future__ import annotations

@@ -340,9 +340,12 @@ def contract_error(exc: ValidationError) -> ContractError:
     elif kind == "extra_forbidden":
         message = "unknown field"
     elif kind == "union_tag_invalid":
-        field, message = "type", f"unknown event type {err['input'].get('type')!r}" if isinstance(
-            err.get("input"), dict
-        ) else "unknown event type"
+        field, message = (
+            "type",
+            f"unknown event type {err['input'].get('type')!r}"
+            if isinstance(err.get("input"), dict)
+            else "unknown event type",
+        )
     elif kind == "union_tag_not_found":
         field, message = "type", "missing required field"
     else:

@@ -92,7 +92,8 @@ class _Run:
         o = self.o
         self.progress("generating the workload", 0, 1)
         self.workload = WorkloadConfig(
-            events=self.n_tp + self.n_lat,
+            # Twice the latency phase: a second phase may run below the measured capacity.
+            events=self.n_tp + 2 * self.n_lat,
             subjects=o.subjects,
             actors=o.actors,
             violation_rate=o.violation_rate,
@@ -103,7 +104,7 @@ class _Run:
         self.items: list[WorkItem] = all_items(self.workload, o.producers)
         engine = Engine(default_policy())
         self.events = []
-        self.expected: set[str] = set()
+        self.expected: dict[str, str] = {}  # alert_id -> event_id (no deadline fires here)
         self.alerting: set[str] = set()  # event ids that raise at least one alert
         for form in self.setup:
             engine.process(parse_event(form))
@@ -111,23 +112,19 @@ class _Run:
             event = parse_event(item.event)
             self.events.append(event)
             for alert in engine.process(event):
-                self.expected.add(alert.alert_id)
+                self.expected[alert.alert_id] = alert.event_id
                 self.alerting.add(alert.event_id)
             if i % 2000 == 0:
                 self.progress("generating the workload", i, len(self.items))
-        per_shard = self.n_tp // o.producers
-        self.latency_ids = {
-            w.event["event_id"] for w in self.items if w.index // o.producers >= per_shard
-        }
+        self.sent_ids: set[str] = {f["event_id"] for f in self.setup}
+        self.next_slot = 0  # per shard: the first event not sent yet
         self.result["workload"] = {
             "throughput_events": self.n_tp,
-            "latency_events": self.n_lat,
+            "latency_events_per_phase_max": self.n_lat,
             "setup_events": len(self.setup),
             "subjects": o.subjects,
             "actors": o.actors,
             "violation_rate": o.violation_rate,
-            "expected_alerts": len(self.expected),
-            "alerting_events": len(self.alerting),
             "by_type": _count(w.event["type"] for w in self.items),
             "by_rule": engine.stats.to_dict()["by_rule"],
             "bulk_access_possible": self.workload.bulk_access_possible,
@@ -323,6 +320,8 @@ class _Run:
         base = len(self.setup)
         per = self.n_tp // self.o.producers
         results, usage, _ = self._produce("throughput", 0, per, 0.0, base + self.n_tp)
+        self.next_slot = per
+        self.sent_ids |= {k for r in results for k in r.send_times}
         samples = [(t, n - base) for t, n in self.landed.samples if n >= base]
         sustained = sustained_rate(samples, self.n_tp)
         sent_from = min(r.started for r in results)
@@ -340,14 +339,17 @@ class _Run:
             "processes": usage,
         }
 
-    def latency(self) -> None:
-        per_tp = self.n_tp // self.o.producers
-        per_lat = self.n_lat // self.o.producers
-        alerting = self.alerting & self.latency_ids
+    def latency(self, phase: str, rate: float) -> None:
+        """Send ``rate * latency_seconds`` events at ``rate``; time each tracked one."""
+        p = self.o.producers
+        per = max(1, int(rate * self.o.latency_seconds) // p)
+        begin, end = self.next_slot, self.next_slot + per
+        ids = {w.event["event_id"] for w in self.items if begin <= w.index // p < end}
+        alerting = self.alerting & ids
         probes = {
             w.event["event_id"]
             for w in self.items
-            if w.event["event_id"] in self.latency_ids and w.index % PROBE_EVERY == 0
+            if w.event["event_id"] in ids and w.index % PROBE_EVERY == 0
         }
         self.landed.track(probes | alerting)
 
@@ -355,11 +357,11 @@ class _Run:
             first, _ = self.alerts.snapshot()
             return self.landed.pending == 0 and alerting <= first.keys()
 
-        target = len(self.setup) + self.n_tp + self.n_lat
-        results, usage, _ = self._produce(
-            "latency", per_tp, per_tp + per_lat, self.o.rate, target, drained
-        )
+        target = len(self.sent_ids) + per * p
+        results, usage, _ = self._produce(phase, begin, end, rate, target, drained)
+        self.next_slot = end
         sent = {k: v for r in results for k, v in r.send_times.items()}
+        self.sent_ids |= sent.keys()
         first_alert, _ = self.alerts.snapshot()
         alert_lat = [first_alert[e] - sent[e] for e in alerting if e in first_alert]
         query_lat = [
@@ -369,10 +371,13 @@ class _Run:
         ]
         sent_from = min(r.started for r in results)
         sent_to = max(r.finished for r in results)
-        self.result["latency"] = {
-            "offered_eps": self.o.rate,
-            "achieved_send_eps": round(self.n_lat / (sent_to - sent_from), 1),
-            "events": self.n_lat,
+        capacity = self.result.get("throughput", {}).get("sustained_eps")
+        self.result[phase] = {
+            "offered_eps": round(rate, 1),
+            "achieved_send_eps": round(per * p / (sent_to - sent_from), 1),
+            "events": per * p,
+            # Above the measured capacity a backlog builds, and latency measures the queue.
+            "above_measured_capacity": bool(capacity and rate > capacity),
             "send_to_alert": latency_summary(alert_lat),
             "send_to_queryable": latency_summary(query_lat),
             "queryable_poll_interval_ms": int(self.landed.interval * 1000),
@@ -383,6 +388,7 @@ class _Run:
     # -- 6. check ---------------------------------------------------------------------------
     def check(self) -> None:
         topics = self.names.topics
+        expected = {a for a, e in self.expected.items() if e in self.sent_ids}
         deadline = time.monotonic() + 60
         while True:
             rows = self.investigator.query(
@@ -391,9 +397,9 @@ class _Run:
                 parameters={"t": topics.alerts},
             ).result_rows
             landed = {r[0]: int(r[1]) for r in rows}
-            if self.expected <= landed.keys() or time.monotonic() > deadline:
+            if expected <= landed.keys() or time.monotonic() > deadline:
                 break
-            self.progress("checking alerts", len(landed), len(self.expected))
+            self.progress("checking alerts", len(landed), len(expected))
             time.sleep(1.0)
         ev = self.investigator.query(
             "SELECT count(), uniqExact(event_id) FROM privtrail.events WHERE log_topic = "
@@ -402,15 +408,15 @@ class _Run:
         ).result_rows[0]
         _, copies = self.alerts.snapshot()
         self.result["correctness"] = {
-            "expected_alerts": len(self.expected),
+            "expected_alerts": len(expected),
             "alert_ids_in_clickhouse": len(landed),
-            "missing_alerts": len(self.expected - landed.keys()),
-            "unexpected_alerts": len(landed.keys() - self.expected),
+            "missing_alerts": len(expected - landed.keys()),
+            "unexpected_alerts": len(landed.keys() - expected),
             "duplicate_alert_rows": sum(n - 1 for n in landed.values()),
             "duplicate_alerts_on_topic": sum(n - 1 for n in copies.values()),
             "event_rows": int(ev[0]),
             "distinct_event_ids": int(ev[1]),
-            "events_sent": len(self.setup) + self.n_tp + self.n_lat,
+            "events_sent": len(self.sent_ids),
         }
 
     def close(self) -> None:
@@ -469,7 +475,12 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str,
         run.baselines()
         run.start_pipeline()
         run.throughput()
-        run.latency()
+        run.latency("latency", opts.rate)
+        capacity = run.result["throughput"]["sustained_eps"]
+        if capacity == capacity and capacity < opts.rate:  # not NaN, and saturated
+            # The target load saturates this machine: measure again below capacity, so the
+            # latency of an unsaturated pipeline is known too.
+            run.latency("latency_below_capacity", 0.5 * capacity)
         run.check()
     finally:
         run.close()

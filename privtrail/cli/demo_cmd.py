@@ -47,8 +47,12 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _wait_for_alerts(
-    client: Any, prefix: str, expected: set[tuple[str, str]], timeout: float,
-    children: list[subprocess.Popen[bytes]], console: Console,
+    client: Any,
+    prefix: str,
+    expected: set[tuple[str, str]],
+    timeout: float,
+    children: list[subprocess.Popen[bytes]],
+    console: Console,
 ) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     rows: list[dict[str, Any]] = []
@@ -68,8 +72,9 @@ def _wait_for_alerts(
             )
             rows = [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]
             got = {(r["rule"], r["event_id"]) for r in rows}
-            status.update(f"waiting for the alerts to land in ClickHouse ({len(got)}/"
-                          f"{len(expected)}) ...")
+            status.update(
+                f"waiting for the alerts to land in ClickHouse ({len(got)}/{len(expected)}) ..."
+            )
             if expected <= got:
                 return rows
             time.sleep(1.0)
@@ -78,8 +83,13 @@ def _wait_for_alerts(
 
 
 @click.command("demo")
-@click.option("--timeout", type=float, default=150.0, show_default=True,
-              help="Seconds to wait for the alerts to land.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=150.0,
+    show_default=True,
+    help="Seconds to wait for the alerts to land.",
+)
 def demo(timeout: float) -> None:
     """Replay the COLABOX scenario through SDK, worker and sink; print alerts and a timeline."""
     from privtrail.engine import Engine
@@ -100,8 +110,9 @@ def demo(timeout: float) -> None:
     env = dict(os.environ)
     env.setdefault("PRIVTRAIL_BOOTSTRAP_SERVERS", status.kafka_bootstrap)
     env.setdefault("PRIVTRAIL_CLICKHOUSE_URL", status.clickhouse_http)
-    os.environ.update({k: env[k] for k in ("PRIVTRAIL_BOOTSTRAP_SERVERS",
-                                           "PRIVTRAIL_CLICKHOUSE_URL")})
+    os.environ.update(
+        {k: env[k] for k in ("PRIVTRAIL_BOOTSTRAP_SERVERS", "PRIVTRAIL_CLICKHOUSE_URL")}
+    )
     settings = SinkSettings.from_env()
     for m in migrate(connect(settings, "admin")):
         console.print(f"applied migration {m.version:04d}_{m.name}")
@@ -121,10 +132,16 @@ def demo(timeout: float) -> None:
     logs.mkdir(parents=True, exist_ok=True)
     children = [_child("worker", ["worker"], env, logs), _child("sink", ["sink"], env, logs)]
     try:
-        console.print(f"worker and sink started (logs in {logs}); sending {len(events)} "
-                      f"events through the SDK as run [bold]{prefix}[/]")
-        with AuditClient(bootstrap=status.kafka_bootstrap, service="demo", dev_mode=True,
-                         spool_dir=privtrail_home() / "spool" / "demo") as audit:
+        console.print(
+            f"worker and sink started (logs in {logs}); sending {len(events)} "
+            f"events through the SDK as run [bold]{prefix}[/]"
+        )
+        with AuditClient(
+            bootstrap=status.kafka_bootstrap,
+            service="demo",
+            dev_mode=True,
+            spool_dir=privtrail_home() / "spool" / "demo",
+        ) as audit:
             for event in events:
                 audit.emit(event)
             audit.flush(30)
@@ -137,18 +154,34 @@ def demo(timeout: float) -> None:
     for col in ("rule", "event", "severity", "subject", "actor", "message"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["rule"], r["event_id"], r["severity"], r["subject_id"], r["actor_id"],
-                      r["message"])
+        table.add_row(
+            r["rule"], r["event_id"], r["severity"], r["subject_id"], r["actor_id"], r["message"]
+        )
     console.print(table)
 
     subject = scenario_subjects(prefix)[1]
     timeline = run_query(investigator, "subject_timeline", {"subject": subject})
     t = Table(title=f"Timeline of subject {subject} (query subject_timeline)")
-    for col in ("occurred_at", "event", "type", "actor", "items", "purposes", "recipient",
-                "alerts"):
+    for col in (
+        "occurred_at",
+        "event",
+        "type",
+        "actor",
+        "items",
+        "purposes",
+        "recipient",
+        "alerts",
+    ):
         t.add_column(col, overflow="fold")
     for row in timeline.dicts():
-        t.add_row(str(row["occurred_at"])[:19], row["event_id"], row["type"], row["actor_id"],
-                  ",".join(row["items"]), ",".join(row["purposes"]), row["recipient"],
-                  ",".join(row["alerts"] or []))
+        t.add_row(
+            str(row["occurred_at"])[:19],
+            row["event_id"],
+            row["type"],
+            row["actor_id"],
+            ",".join(row["items"]),
+            ",".join(row["purposes"]),
+            row["recipient"],
+            ",".join(row["alerts"] or []),
+        )
     console.print(t)

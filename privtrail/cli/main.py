@@ -13,14 +13,26 @@ from privtrail.errors import PrivtrailError
 
 # name -> (module:attribute, one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "stack": ("privtrail.cli.stack_cmd:stack", "Start, stop and inspect the local Kafka + ClickHouse stack."),
-    "check": ("privtrail.cli.check_cmd:check", "Check JSON Lines events against the policy; print alerts."),
+    "stack": (
+        "privtrail.cli.stack_cmd:stack",
+        "Start, stop and inspect the local Kafka + ClickHouse stack.",
+    ),
+    "check": (
+        "privtrail.cli.check_cmd:check",
+        "Check JSON Lines events against the policy; print alerts.",
+    ),
     "emit": ("privtrail.cli.sdk_cmd:emit", "Send JSON Lines events through the SDK."),
-    "pseudonym": ("privtrail.cli.sdk_cmd:pseudonym", "Recompute a subject pseudonym (needs the key)."),
+    "pseudonym": (
+        "privtrail.cli.sdk_cmd:pseudonym",
+        "Recompute a subject pseudonym (needs the key).",
+    ),
     "worker": ("privtrail.cli.worker_cmd:worker", "Run the Faust stream worker."),
     "sink": ("privtrail.cli.sink_cmd:sink", "Run the ClickHouse sink."),
     "db": ("privtrail.cli.sink_cmd:db", "Database schema: migrate."),
-    "verify": ("privtrail.cli.sink_cmd:verify", "Verify the stored history against signed checkpoints."),
+    "verify": (
+        "privtrail.cli.sink_cmd:verify",
+        "Verify the stored history against signed checkpoints.",
+    ),
     "prove": ("privtrail.cli.sink_cmd:prove", "Print an inclusion proof for one event."),
     "query": ("privtrail.cli.query_cmd:query", "Run an investigation query."),
     "report": ("privtrail.cli.query_cmd:report", "Render reports (access report for a subject)."),

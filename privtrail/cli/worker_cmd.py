@@ -58,5 +58,10 @@ def worker(bootstrap: str | None, partitions: int | None, webhooks: tuple[str, .
     click.echo(
         f"worker {settings.app_id}: {settings.bootstrap}, {settings.partitions} partitions, "
         f"web http://{settings.web_host}:{topo.app.conf.web_port}/", err=True)
-    faust.Worker(topo.app, loglevel=settings.log_level, quiet=True,
-                 workdir=str(settings.data_dir)).execute_from_commandline()
+    runner = faust.Worker(topo.app, loglevel=settings.log_level, quiet=True,
+                          workdir=str(settings.data_dir))
+    # Faust's terminal spinner sets the root logger to DEBUG when the level is warning or
+    # above, so every debug record of Faust and aiokafka gets built (about a tenth of the
+    # worker's time) and escape codes land in log files. No spinner, no DEBUG.
+    runner.spinner = None
+    runner.execute_from_commandline()

@@ -17,10 +17,10 @@ from privtrail.engine.catalog import (
     IDENTIFIABLE_STATISTICS,
     NOTICE_PERIOD_SHORT,
     OVER_COLLECTION,
+    RULES,
     UNAUTHORIZED_PROCESSOR,
     UNDECLARED_PURPOSE,
     UNKNOWN_TERM,
-    make_alert,
     terms,
 )
 from privtrail.events import format_timestamp
@@ -32,14 +32,15 @@ def event_alert(
     idx: PolicyIndex, rule: str, event: Any, message: str, evidence: dict[str, Any]
 ) -> Alert:
     """An alert raised by ``event`` itself (not by a deadline it started)."""
-    return make_alert(
-        rule,
+    return Alert(
+        rule=rule,
         event_id=event.event_id,
         subject_id=event.subject_id,
+        severity=RULES[rule],
+        message=message,
         occurred_at=event.occurred_at,
         policy_version=event.policy_version or idx.version_at(event.occurred_at),
         actor_id=event.actor.id,
-        message=message,
         evidence=evidence,
     )
 

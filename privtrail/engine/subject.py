@@ -138,7 +138,8 @@ class SubjectEngine:
                 held[item] = tuple(dict.fromkeys(declared + purposes))
             if archived:
                 archived.discard(item)
-        deadlines.start_retention(state, idx, event, items)
+        if not idx.retention.keys().isdisjoint(items):  # in C, no allocation
+            deadlines.start_retention(state, idx, event, items)
 
     def _consent_given(
         self, state: SubjectState, event: Any, unknown: list[str], out: list[Alert]

@@ -5,24 +5,26 @@ against a 4-partition events topic on the session stack. A COLABOX workload whos
 the batch Engine computes beforehand goes through the SDK. Once events are flowing, one
 worker and one sink are SIGKILLed. The survivors must take over their partitions.
 
-What is checked, and which guarantee each check stands for:
+The scenario runs once (a module fixture, about 75 s here); each test below checks one
+guarantee, so a failure names exactly which one broke:
 
-- **takeover**: events sent *after* the kill land in every partition of the valid topic
-  (each partition's worker and sink is then a survivor), and the groups end with one member;
-- **no loss**: every alert the Engine expects is on the alerts topic and in ClickHouse, and
-  every event sent is in ``privtrail.events``;
-- **nothing spurious**: no alert id the Engine does not raise (state was recovered, not
-  re-applied: a replayed ``corrected`` would find no open request, and so on);
-- **the sink is exactly-once per Kafka record**: no two rows share a (partition, offset)
-  of the valid or the alerts topic, and every partition's leaf indexes are 0..n-1;
-- **the worker is at-least-once** (docs/streams.md, "Processing guarantee"): after the
-  kill the survivor may re-process records the dead worker had not committed, so the same
-  alert (and the same event on the valid topic) may appear twice on the *topics*. Such
-  copies must be recognisable: same ``alert_id`` and identical content;
-- **rows in ClickHouse are unique by id**: one row per ``alert_id`` and per ``event_id``.
-  docs/streams.md says the sink de-duplicates alerts on ``alert_id``. If this assertion
-  fails while the ones above pass, the duplicates came from a worker replay and the sink
-  (``sinks/``) stored them: that is a sink gap, not a loss.
+- ``test_survivors_take_over_every_partition``: the broker shows one member of each group
+  owning every partition, and events sent after the kill landed in every partition;
+- ``test_no_alert_or_event_is_lost``: every alert the Engine expects, and every event sent,
+  is in ClickHouse;
+- ``test_no_alert_the_engine_does_not_raise``: state was recovered, not re-applied (a
+  replayed ``corrected`` would find no open request, and so on);
+- ``test_the_sink_stores_each_kafka_record_once``: no two rows share a (partition, offset)
+  of the valid or the alerts topic, and each partition's leaf indexes are 0..n-1;
+- ``test_duplicates_on_the_alerts_topic_are_recognisable``: the worker is at least once
+  (docs/streams.md, "Processing guarantee"), so after the kill the survivor re-processes
+  what the dead worker had not committed and the same alert may be on the topic twice;
+  every copy must carry the same ``alert_id`` and identical content;
+- ``test_clickhouse_rows_are_unique_by_id``: one row per ``alert_id`` and per ``event_id``
+  in ClickHouse. docs/streams.md says the sink de-duplicates alerts on ``alert_id``; the sink
+  de-duplicates per Kafka record only, so a worker replay's copies (alerts, and events
+  re-sent to the valid topic by validate) are stored twice. This test fails until the
+  sink (or the worker) drops them: a gap, not a loss; the tests above show nothing is lost.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -98,21 +101,38 @@ def _query(client: Any, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in client.query(sql, parameters=params).result_rows]
 
 
-def test_survivors_take_over_with_no_lost_or_duplicated_alert(
-    stack: Stack, ch_admin: Any, ch_investigator: Any, kafka_admin: Any, tmp_path: Path
-) -> None:
-    from kafka import KafkaConsumer
+@dataclass
+class Failover:
+    """What the scenario observed, for the tests below to judge."""
+
+    topics: Any
+    expected: dict[str, str]  # alert_id -> rule, from the Engine
+    setup_ids: set[str]
+    sent: list[str] = field(default_factory=list)  # event ids in sending order
+    killed_at: int = 0  # len(sent) when worker-1 and sink-1 were killed
+    alert_rows: dict[str, int] = field(default_factory=dict)  # alert_id -> rows in ClickHouse
+    took_over: bool = False  # the broker showed one survivor owning every partition
+
+
+@pytest.fixture(scope="module")
+def failover(
+    stack: Stack,
+    ch_admin: Any,
+    ch_investigator: Any,
+    kafka_admin: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Failover]:
+    """Run the scenario once (about a minute and a half); every test reads its outcome."""
+    from privtrail.engine import Engine
+    from privtrail.events import parse_event
+    from privtrail.policy import default_policy
+    from privtrail.sdk import AuditClient
     from privtrail.sinks.migrate import migrate
     from privtrail.sinks.settings import SinkSettings, load_signer
     from privtrail.streams.settings import WorkerSettings
     from privtrail.streams.topics import ensure_topics
 
-    from privtrail.engine import Engine
-    from privtrail.events import parse_event
-    from privtrail.policy import default_policy
-    from privtrail.sdk import AuditClient
-    from privtrail.wire import decode_alert
-
+    tmp_path = tmp_path_factory.mktemp("scaling")
     migrate(ch_admin)
     names = RunNames(uuid.uuid4().hex[:8])
     topics = names.topics
@@ -134,11 +154,12 @@ def test_survivors_take_over_with_no_lost_or_duplicated_alert(
     setup = setup_events(config)
     items = all_items(config, shards=1)
     engine = Engine(default_policy())
-    expected: dict[str, str] = {}  # alert_id -> rule
+    expected: dict[str, str] = {}
     for form in [*setup, *(w.event for w in items)]:
         for alert in engine.process(parse_event(form)):
             expected[alert.alert_id] = alert.rule
     assert len(expected) > 50, "the workload must raise alerts to lose"
+    result = Failover(topics, expected, {f["event_id"] for f in setup})
 
     children = Children(env, tmp_path / "logs")
     for name in ("worker-1", "worker-2"):
@@ -152,21 +173,31 @@ def test_survivors_take_over_with_no_lost_or_duplicated_alert(
         dev_mode=True,
         spool_dir=tmp_path / "spool",
     )
+    dead = frozenset({"worker-1", "sink-1"})
+
+    def landed() -> int:
+        return int(
+            _query(
+                ch_investigator,
+                "SELECT count() FROM privtrail.events WHERE log_topic = {t:String}",
+                t=topics.valid,
+            )[0][0]
+        )
+
+    def alert_rows() -> dict[str, int]:
+        rows = _query(
+            ch_investigator,
+            "SELECT alert_id, count() FROM privtrail.alerts "
+            "WHERE kafka_topic = {t:String} GROUP BY alert_id",
+            t=topics.alerts,
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
     try:
         # Authorisations first and landed, so no staff action overtakes its authorisation.
         for form in setup:
             audit.emit_json(form)
         assert audit.flush(30)
-
-        def landed() -> int:
-            return int(
-                _query(
-                    ch_investigator,
-                    "SELECT count() FROM privtrail.events WHERE log_topic = {t:String}",
-                    t=topics.valid,
-                )[0][0]
-            )
-
         _wait("the setup events in ClickHouse", lambda: landed() >= len(setup), children)
         _wait(
             "two workers and two sinks sharing the partitions",
@@ -177,7 +208,6 @@ def test_survivors_take_over_with_no_lost_or_duplicated_alert(
             children,
         )
 
-        sent: list[str] = []
         done = threading.Event()
 
         def send() -> None:
@@ -186,135 +216,140 @@ def test_survivors_take_over_with_no_lost_or_duplicated_alert(
                 ahead = t0 + n / RATE - time.perf_counter()
                 if ahead > 0:
                     time.sleep(ahead)
-                sent.append(audit.emit_json(item.event))
+                result.sent.append(audit.emit_json(item.event))
             audit.flush(60)
             done.set()
 
-        sender = threading.Thread(target=send, name="scaling-sender", daemon=True)
-        sender.start()
+        threading.Thread(target=send, name="scaling-sender", daemon=True).start()
         _wait(
             "events flowing before the kill",
-            lambda: len(sent) >= KILL_AFTER * EVENTS and landed() >= len(setup) + 200,
+            lambda: len(result.sent) >= KILL_AFTER * EVENTS and landed() >= len(setup) + 200,
             children,
         )
         children.kill("worker-1")
         children.kill("sink-1")
-        killed_at = len(sent)
-        dead = frozenset({"worker-1", "sink-1"})
+        result.killed_at = len(result.sent)
         _wait("the sender", done.is_set, children, allow_dead=dead)
-        total = len(setup) + EVENTS
-        _wait("every event in ClickHouse", lambda: landed() >= total, children, allow_dead=dead)
-
-        def alert_ids() -> dict[str, int]:
-            rows = _query(
-                ch_investigator,
-                "SELECT alert_id, count() FROM privtrail.alerts "
-                "WHERE kafka_topic = {t:String} GROUP BY alert_id",
-                t=topics.alerts,
-            )
-            return {r[0]: int(r[1]) for r in rows}
-
+        _wait(
+            "every event in ClickHouse",
+            lambda: landed() >= len(setup) + EVENTS,
+            children,
+            allow_dead=dead,
+        )
         _wait(
             "every expected alert in ClickHouse",
-            lambda: expected.keys() <= alert_ids().keys(),
+            lambda: expected.keys() <= alert_rows().keys(),
             children,
             allow_dead=dead,
         )
-        # takeover, as the broker sees it: the survivor owns every partition
-        _wait(
-            "the survivors owning every partition",
-            lambda: (
-                _split(kafka_admin, names.worker_app_id, topics.events, 1)
-                and _split(kafka_admin, names.sink_group, topics.valid, 1)
-                and _split(kafka_admin, names.sink_group, topics.alerts, 1)
-            ),
-            children,
-            timeout=60,
-            allow_dead=dead,
+        result.took_over = bool(
+            _wait(
+                "the survivors owning every partition",
+                lambda: (
+                    _split(kafka_admin, names.worker_app_id, topics.events, 1)
+                    and _split(kafka_admin, names.sink_group, topics.valid, 1)
+                    and _split(kafka_admin, names.sink_group, topics.alerts, 1)
+                ),
+                children,
+                timeout=60,
+                allow_dead=dead,
+            )
         )
         time.sleep(3)  # let late duplicates (a replay's tail) land before counting them
-        in_ch = alert_ids()
+        result.alert_rows = alert_rows()
     finally:
         audit.close()
         children.stop()
+    yield result
 
-    # takeover, as the data shows it: events sent after the kill landed in every partition
-    after = sent[killed_at:]
+
+def test_survivors_take_over_every_partition(failover: Failover, ch_investigator: Any) -> None:
+    assert failover.took_over  # the broker: one member of each group owns every partition
+    # the data: events sent after the kill landed in every partition of the valid topic
     parts = _query(
         ch_investigator,
         "SELECT DISTINCT log_partition FROM privtrail.events "
         "WHERE log_topic = {t:String} AND event_id IN {ids:Array(String)}",
-        t=topics.valid,
-        ids=after,
+        t=failover.topics.valid,
+        ids=failover.sent[failover.killed_at :],
     )
     assert sorted(p[0] for p in parts) == list(range(PARTITIONS))
 
-    # no loss, nothing spurious (ClickHouse)
-    assert expected.keys() - in_ch.keys() == set(), "alerts lost"
-    assert in_ch.keys() - expected.keys() == set(), "alerts the Engine does not raise"
-    event_ids = {
+
+def test_no_alert_or_event_is_lost(failover: Failover, ch_investigator: Any) -> None:
+    assert failover.expected.keys() - failover.alert_rows.keys() == set()
+    stored = {
         r[0]
         for r in _query(
             ch_investigator,
             "SELECT DISTINCT event_id FROM privtrail.events WHERE log_topic = {t:String}",
-            t=topics.valid,
+            t=failover.topics.valid,
         )
     }
-    assert set(sent) | {f["event_id"] for f in setup} == event_ids
+    assert set(failover.sent) | failover.setup_ids == stored
 
-    # the topic: every expected alert, and any copy identical to the first
-    consumer = KafkaConsumer(
-        topics.alerts,
-        bootstrap_servers=stack.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=3000,
-    )
-    first: dict[str, dict[str, Any]] = {}
-    topic_copies = 0
-    for record in consumer:
-        alert = decode_alert(record.value).to_json()
-        if alert["alert_id"] in first:
-            topic_copies += 1
-            assert alert == first[alert["alert_id"]], "a duplicate alert differs"
-        first.setdefault(alert["alert_id"], alert)
-    consumer.close()
-    assert first.keys() == expected.keys()
 
-    # the sink: exactly one row per Kafka record, leaf indexes 0..n-1 per partition
-    per_record = _query(
+def test_no_alert_the_engine_does_not_raise(failover: Failover) -> None:
+    # State recovered, not re-applied: a replayed ``corrected`` would find no open request.
+    assert failover.alert_rows.keys() - failover.expected.keys() == set()
+
+
+def test_the_sink_stores_each_kafka_record_once(failover: Failover, ch_investigator: Any) -> None:
+    t = failover.topics
+    events = _query(
         ch_investigator,
-        "SELECT count(), uniqExact(log_partition, kafka_offset)"
-        " FROM privtrail.events WHERE log_topic = {t:String}",
-        t=topics.valid,
+        "SELECT count(), uniqExact(log_partition, kafka_offset) "
+        "FROM privtrail.events WHERE log_topic = {t:String}",
+        t=t.valid,
     )
-    assert per_record[0][0] == per_record[0][1]
-    per_alert_record = _query(
+    assert events[0][0] == events[0][1]
+    alerts = _query(
         ch_investigator,
-        "SELECT count(), uniqExact(kafka_partition, "
-        "kafka_offset) FROM privtrail.alerts WHERE kafka_topic = {t:String}",
-        t=topics.alerts,
+        "SELECT count(), uniqExact(kafka_partition, kafka_offset) "
+        "FROM privtrail.alerts WHERE kafka_topic = {t:String}",
+        t=t.alerts,
     )
-    assert per_alert_record[0][0] == per_alert_record[0][1]
+    assert alerts[0][0] == alerts[0][1]
     leaves = _query(
         ch_investigator,
         "SELECT log_partition, count(), min(leaf_index), "
         "max(leaf_index), uniqExact(leaf_index) FROM privtrail.events WHERE "
         "log_topic = {t:String} GROUP BY log_partition",
-        t=topics.valid,
+        t=t.valid,
     )
+    assert len(leaves) == PARTITIONS
     for partition, n, lo, hi, distinct in leaves:
         assert (lo, hi, distinct) == (0, n - 1, n), f"partition {partition} leaves"
 
-    # unique rows by id in ClickHouse (see the module docstring for what a failure means)
-    duplicated_alerts = {a: n for a, n in in_ch.items() if n > 1}
-    event_rows = _query(
+
+def test_duplicates_on_the_alerts_topic_are_recognisable(failover: Failover, stack: Stack) -> None:
+    from kafka import KafkaConsumer
+
+    from privtrail.wire import decode_alert
+
+    consumer = KafkaConsumer(
+        failover.topics.alerts,
+        bootstrap_servers=stack.kafka.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    first: dict[str, dict[str, Any]] = {}
+    for record in consumer:
+        alert = decode_alert(record.value).to_json()
+        assert alert == first.setdefault(alert["alert_id"], alert), "a copy differs"
+    consumer.close()
+    assert first.keys() == failover.expected.keys()
+
+
+def test_clickhouse_rows_are_unique_by_id(failover: Failover, ch_investigator: Any) -> None:
+    """One row per alert_id and per event_id. A failure here with the tests above passing
+    means a worker replay's duplicates (same ids, same content) were stored by the sink."""
+    extra_alerts = sum(n - 1 for n in failover.alert_rows.values())
+    rows, ids = _query(
         ch_investigator,
-        "SELECT count() FROM privtrail.events WHERE log_topic = {t:String}",
-        t=topics.valid,
-    )[0][0]
-    assert not duplicated_alerts and event_rows == len(event_ids), (
-        f"{len(duplicated_alerts)} alert ids with several rows "
-        f"({sum(duplicated_alerts.values()) - len(duplicated_alerts)} extra rows), "
-        f"{event_rows - len(event_ids)} extra event rows; {topic_copies} duplicate alert "
-        "records on the topic (worker at-least-once replay)"
+        "SELECT count(), uniqExact(event_id) FROM privtrail.events WHERE log_topic = {t:String}",
+        t=failover.topics.valid,
+    )[0]
+    assert (extra_alerts, rows - ids) == (0, 0), (
+        f"{extra_alerts} extra alert rows and {rows - ids} extra event rows in ClickHouse"
     )

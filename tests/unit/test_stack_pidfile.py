@@ -104,3 +104,15 @@ def test_matching_start_time_without_marker_is_not_ours(
     reason = pid_file.foreign_reason(record)
     assert reason is not None and "without" in reason
     assert stranger.poll() is None
+
+
+def test_pid_file_of_a_live_unrecognised_process_is_kept(
+    tmp_path: Path, stranger: subprocess.Popen[bytes]
+) -> None:
+    """Same pid and start time as recorded, so it is the process we started even if its
+    command line looks wrong: keep the file rather than orphan a server."""
+    pid_file = PidFile(tmp_path / "k.pid", marker=f"--marker={tmp_path}")
+    record = PidRecord(stranger.pid, pid_file.marker, process_start_time(stranger.pid))
+    pid_file.path.write_text(record.to_json())
+    assert pid_file.running_pid() is None
+    assert pid_file.path.exists()
