@@ -336,8 +336,7 @@ class Sink:
                 self.store.last_alert_offset, tp.topic, tp.partition
             )
         if tp not in self.consumer.assignment():
-            self._parts.pop(tp, None)  # revoked while we were reading its state
-            return
+            return  # not (or no longer) assigned: stays unloaded; a revoke drops it
         if part.last_offset is not None:
             # Start after what ClickHouse holds, even if the commit for it never happened.
             committed = await self.consumer.committed(tp)
@@ -352,7 +351,11 @@ class Sink:
     def _ingest(self, tp: TopicPartition, messages: list[Any]) -> None:
         part = self._parts.get(tp)
         if part is None or not part.loaded:
-            return  # fetched just before a revoke/pause; it will be fetched again
+            # Fetched before the partition's state was read: rewind, so that these records
+            # are fetched again once it is (dropping them would advance past them).
+            if messages and tp in self.consumer.assignment():
+                self.consumer.seek(tp, messages[0].offset)
+            return
         now = datetime.now(UTC)
         is_event = tp.topic == self.settings.topics.valid
         for msg in messages:

@@ -43,15 +43,17 @@ def rss_bytes(pid: int) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class ProcessUsage:
-    """One process over one window: mean CPU (% of one core) and peak RSS."""
+    """One process over one window: mean CPU (% of one core), CPU seconds and peak RSS."""
 
     cpu_percent: float
     rss_max_mib: float
+    cpu_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return {
             "cpu_percent": round(self.cpu_percent, 1),
             "rss_max_mib": round(self.rss_max_mib, 1),
+            "cpu_seconds": round(self.cpu_seconds, 2),
         }
 
 
@@ -113,7 +115,7 @@ class UsageSampler:
             for name, (cpu0, t0) in self._start_cpu.items():
                 cpu1, t1 = self._last_cpu[name]
                 pct = 100.0 * (cpu1 - cpu0) / (t1 - t0) if t1 > t0 else 0.0
-                out[name] = ProcessUsage(pct, self._rss.get(name, 0) / 2**20)
+                out[name] = ProcessUsage(pct, self._rss.get(name, 0) / 2**20, cpu1 - cpu0)
         return out
 
 

@@ -127,6 +127,7 @@ class _Run:
             "violation_rate": o.violation_rate,
             "by_type": _count(w.event["type"] for w in self.items),
             "by_rule": engine.stats.to_dict()["by_rule"],
+            "alerts_per_event": round(len(self.expected) / max(1, len(self.items)), 4),
             "bulk_access_possible": self.workload.bulk_access_possible,
         }
 
@@ -172,6 +173,9 @@ class _Run:
 
         events = self.events[: self.o.baseline_events]
         records = [(kafka_key(e), encode_event(e)) for e in events]
+        self.result["workload"]["avro_bytes_per_event"] = round(
+            sum(len(v) for _, v in records) / max(1, len(records)), 1
+        )
         raw_in, raw_out = f"bench-{self.run}.raw-in", f"bench-{self.run}.raw-out"
         admin = KafkaAdminClient(bootstrap_servers=self.status.kafka_bootstrap)
         try:
@@ -335,6 +339,10 @@ class _Run:
             if first is not None and last is not None and last > first
             else None,
             "producer_send_eps": round(self.n_tp / (sent_to - sent_from), 1),
+            # CPU per event of each process: events/s one core sustains = 1e6 / this.
+            "cpu_us_per_event": {
+                n: round(u["cpu_seconds"] * 1e6 / self.n_tp, 1) for n, u in usage.items()
+            },
             "target_eps": 10_000,
             "processes": usage,
         }

@@ -67,4 +67,5 @@ def test_sampler_sees_a_busy_process() -> None:
     worker.join()
     usage = sampler.stop()["me"]
     assert usage.cpu_percent > 5
+    assert usage.cpu_seconds > 0.02
     assert usage.rss_max_mib > 10
