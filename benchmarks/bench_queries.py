@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from bench_disk import insert_sql
+
+from privtrail.policy import default_policy
 from privtrail.queries import load_query, policy_parameters, run_query
 from privtrail.sinks.migrate import migrate
 from privtrail.sinks.settings import ClickHouseUser, Secret, SinkSettings, connect
-
-from privtrail.policy import default_policy
 from privtrail.stack.clickhouse import ClickHouseServer
 from privtrail.stack.ports import StackPorts
 from privtrail.stack.settings import ClickHouseUsers

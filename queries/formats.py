@@ -12,9 +12,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from privtrail.queries.binding import QueryResult
-
 from privtrail.events import format_timestamp
+from privtrail.queries.binding import QueryResult
 
 
 def plain(value: Any) -> Any:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from privtrail.queries.errors import QueryError
-
 from privtrail.policy import Duration, Policy
+from privtrail.queries.errors import QueryError
 
 
 def _days(what: str, duration: Duration) -> int:

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from privtrail.events import format_timestamp
 from privtrail.queries.binding import QueryResult, run_query
 from privtrail.queries.formats import cell_text, markdown_escape
-
-from privtrail.events import format_timestamp
 from privtrail.tlog import NoteVerifier
 
 TITLE = "Access report (개인정보 열람 결과)"

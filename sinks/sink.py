@@ -30,14 +30,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+
+from privtrail.errors import PrivtrailError
 from privtrail.sinks.batching import Batch, Batcher
 from privtrail.sinks.checkpointer import Checkpointer
 from privtrail.sinks.metrics import SinkMetrics
 from privtrail.sinks.rows import alert_row, event_row, full_event_row
 from privtrail.sinks.settings import SinkSettings
 from privtrail.sinks.store import HistoryStore
-
-from privtrail.errors import PrivtrailError
 from privtrail.tlog import MerkleTree, NoteSigner, leaf_hash
 from privtrail.wire import decode_alert, decode_event
 
@@ -102,6 +102,8 @@ class Sink:
         self.metrics = metrics or SinkMetrics()
         self.topics = (settings.topics.valid, settings.topics.alerts)
         self.consumer: Any = None  # an AIOKafkaConsumer, created inside the event loop
+        # Never fetch more per turn than one batch holds, so batches stay within their bound.
+        self._max_records = max(1, min(_MAX_RECORDS, settings.batch_max_rows))
         self._init_state(store, signer)
 
     def _make_consumer(self) -> AIOKafkaConsumer:
@@ -111,7 +113,7 @@ class Sink:
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=_MAX_RECORDS,
+            max_poll_records=self._max_records,
             # Decoding is CPU-bound on the event loop; on a busy machine a long turn must not
             # cost the group membership.
             session_timeout_ms=30_000,
@@ -198,7 +200,7 @@ class Sink:
             return
         timeout = max(0.0, min(self.settings.batch_max_seconds, 0.2))
         records = await self.consumer.getmany(
-            timeout_ms=int(timeout * 1000), max_records=_MAX_RECORDS
+            timeout_ms=int(timeout * 1000), max_records=self._max_records
         )
         for tp, messages in records.items():
             self._ingest(tp, messages)

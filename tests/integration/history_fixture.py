@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from privtrail.alerts import Alert
+from privtrail.events import format_timestamp, parse_event
+from privtrail.scenario import colabox_scenario, scenario_subjects
 from privtrail.sinks.migrate import migrate
 from privtrail.sinks.rows import (
     ALERT_COLUMNS,
@@ -28,10 +31,6 @@ from privtrail.sinks.rows import (
     event_row,
     full_event_row,
 )
-
-from privtrail.alerts import Alert
-from privtrail.events import format_timestamp, parse_event
-from privtrail.scenario import colabox_scenario, scenario_subjects
 from privtrail.tlog import Checkpoint, MerkleTree, NoteSigner, leaf_hash, sign_checkpoint
 
 START = datetime(2019, 3, 4, 0, 30, tzinfo=UTC)  # Monday 09:30 KST

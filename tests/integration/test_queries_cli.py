@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from history_fixture import VERIFIER_KEY, LoadedHistory, load_history
-from privtrail.queries import list_queries
 
 from privtrail.cli.main import cli
+from privtrail.queries import list_queries
 
 pytestmark = pytest.mark.integration
 

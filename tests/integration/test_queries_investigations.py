@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from history_fixture import AS_OF, PERIOD_FROM, PERIOD_TO, LoadedHistory, load_history
-from privtrail.queries import QueryResult, list_queries, load_query, policy_parameters, run_query
 
 from privtrail.policy import default_policy
+from privtrail.queries import QueryResult, list_queries, load_query, policy_parameters, run_query
 
 pytestmark = pytest.mark.integration
 

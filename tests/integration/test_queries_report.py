@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from history_fixture import AS_OF, VERIFIER_KEY, LoadedHistory, load_history
+
+from privtrail.events import looks_personal
 from privtrail.queries.report import (
     AccessReport,
     build_access_report,
     render_html,
     render_markdown,
 )
-
-from privtrail.events import looks_personal
 from privtrail.tlog import NoteVerifier, ProofBundle
 
 pytestmark = pytest.mark.integration
@@ -74,6 +74,7 @@ def test_consents_and_open_requests_for_subject_a(
     history: LoadedHistory, ch_investigator: Any
 ) -> None:
     from history_fixture import START
+
     from privtrail.queries.types import parse_instant
 
     early = build_access_report(ch_investigator, "ps_inv_a", parse_instant("2019-03-06T00:00:00Z"))

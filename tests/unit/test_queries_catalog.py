@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
 
 import pytest
+
+from privtrail.events import looks_personal
+from privtrail.policy import default_policy
 from privtrail.queries import (
     ParameterError,
     QueryDefinitionError,
@@ -23,9 +26,6 @@ from privtrail.queries import (
 from privtrail.queries.catalog import PLACEHOLDER, parse_query
 from privtrail.queries.formats import to_csv, to_json, to_markdown
 from privtrail.queries.types import convert, parse_instant
-
-from privtrail.events import looks_personal
-from privtrail.policy import default_policy
 
 pytestmark = pytest.mark.unit
 

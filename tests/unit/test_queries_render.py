@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from privtrail.queries import QueryResult
 from privtrail.queries.report import AccessReport, CitedProof, render_html, render_markdown
 

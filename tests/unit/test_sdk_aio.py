@@ -61,9 +61,14 @@ def test_async_client_while_spooling_keeps_order(tmp_path: Path, broker: FakeBro
 
     async def scenario() -> None:
         audit = make(tmp_path)
-        for i in range(30):
-            await audit.corrected(f"c{i % 3}", request_id=f"r{i}")
+        await audit.corrected("c0", request_id="r0")
+        for _ in range(500):  # the sender notices the broker is unreachable
+            if audit.sync.spooling:
+                break
+            await asyncio.sleep(0.01)
         assert audit.sync.spooling
+        for i in range(1, 30):  # these take the worker-thread path to the spool
+            await audit.corrected(f"c{i % 3}", request_id=f"r{i}")
         broker.refuse_producers = False
         assert await audit.flush(5)
         await audit.close()
