@@ -27,8 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy checks the package as installed, so streams/, sinks/, schemas/ and queries/ are seen
+# under their real names (privtrail.streams, ...), which the editable install maps.
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	rm -rf build/typecheck
+	$(BIN)/pip install -q --no-deps --target build/typecheck .
+	cd build/typecheck && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p privtrail
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -m unit -q

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from privtrail.sinks.store import HistoryStore
-
 from privtrail.tlog import Checkpoint, MerkleTree, NoteSigner, sign_checkpoint
 
 TreeKey = tuple[str, int]

@@ -14,9 +14,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from privtrail.sinks.store import CHECKPOINTS, EVENTS, iter_records
-
 from privtrail.errors import PrivtrailError
+from privtrail.sinks.store import CHECKPOINTS, EVENTS, iter_records
 from privtrail.tlog import (
     ConsistencyBundle,
     NoteVerifier,

@@ -104,7 +104,23 @@ class Sink:
         self.consumer: Any = None  # an AIOKafkaConsumer, created inside the event loop
         # Never fetch more per turn than one batch holds, so batches stay within their bound.
         self._max_records = max(1, min(_MAX_RECORDS, settings.batch_max_rows))
-        self._init_state(store, signer)
+        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds)
+        self.checkpointer = Checkpointer(
+            store, signer, settings.origin, settings.checkpoint_interval
+        )
+        self._parts: dict[TopicPartition, _Partition] = {}
+        self._pending: list[Batch] = []  # drained from the batcher, not yet acknowledged
+        self._outage_until = 0.0
+        self._down = False
+        self._commits: dict[TopicPartition, int] = {}
+        # The rebalance listener runs in aiokafka's coordinator task and may interleave with
+        # the loop at any await: one lock makes settle/checkpoint/load run one at a time
+        # (and keeps the single ClickHouse session from seeing concurrent queries).
+        self._lock = asyncio.Lock()
+        self._backoff = settings.backoff_initial
+        self._inserts = 0
+        self._crash_after = self._parse_crash_point(settings.crash_point)
+        self._next_lag = 0.0
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         settings = self.settings
@@ -124,26 +140,6 @@ class Sink:
             # the next metadata refresh (default 5 minutes); added partitions likewise.
             metadata_max_age_ms=10_000,
         )
-
-    def _init_state(self, store: HistoryStore, signer: NoteSigner) -> None:
-        settings = self.settings
-        self.batcher = Batcher(settings.batch_max_rows, settings.batch_max_seconds)
-        self.checkpointer = Checkpointer(
-            store, signer, settings.origin, settings.checkpoint_interval
-        )
-        self._parts: dict[TopicPartition, _Partition] = {}
-        self._pending: list[Batch] = []  # drained from the batcher, not yet acknowledged
-        self._outage_until = 0.0
-        self._down = False
-        self._commits: dict[TopicPartition, int] = {}
-        # The rebalance listener runs in aiokafka's coordinator task and may interleave with
-        # the loop at any await: one lock makes settle/checkpoint/load run one at a time
-        # (and keeps the single ClickHouse session from seeing concurrent queries).
-        self._lock = asyncio.Lock()
-        self._backoff = settings.backoff_initial
-        self._inserts = 0
-        self._crash_after = self._parse_crash_point(settings.crash_point)
-        self._next_lag = 0.0
 
     @staticmethod
     def _parse_crash_point(spec: str) -> int | None:

@@ -14,11 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from privtrail.errors import PrivtrailError
 from privtrail.sinks.compact import CompactRange
 from privtrail.sinks.migrate import DATABASE
 from privtrail.sinks.rows import ALERT_COLUMNS, EVENT_COLUMNS
-
-from privtrail.errors import PrivtrailError
 from privtrail.tlog import MerkleTree
 
 EVENTS = f"{DATABASE}.events"

@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from privtrail.alerts import Alert
+from privtrail.config import Topics
+from privtrail.events import BaseEvent
 from privtrail.sinks.metrics import SinkMetrics
 from privtrail.sinks.settings import ClickHouseUser, Secret, SinkSettings, connect
 from privtrail.sinks.sink import Sink
 from privtrail.sinks.store import HistoryStore
-
-from privtrail.alerts import Alert
-from privtrail.config import Topics
-from privtrail.events import BaseEvent
 from privtrail.tlog import NoteSigner
 
 

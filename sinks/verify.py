@@ -18,14 +18,15 @@ For each partition of the log topic:
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from privtrail.sinks.compact import CompactRange
 from privtrail.sinks.rows import columns_check_sql, columns_from_mask, rebuilt_json_sql
 from privtrail.sinks.store import CHECKPOINTS, EVENTS, iter_records
-
 from privtrail.tlog import NoteVerifier, VerificationError, open_checkpoint
 
 _ROW = "<Q32sQBB"  # leaf_index, leaf_hash, kafka_offset, hash_ok, columns_ok
@@ -275,14 +276,32 @@ def verify_history(
     origin: Callable[[str, int], str],
     partition: int | None = None,
     allow_pending: bool = False,
+    connect: Callable[[], Any] | None = None,
+    workers: int = 1,
 ) -> VerifyReport:
-    """Verify one partition or all of them; read-only (the investigator user suffices)."""
+    """Verify one partition or all of them; read-only (the investigator user suffices).
+
+    With ``connect`` (a client factory), up to ``workers`` partitions are verified at once,
+    each on its own connection: the server-side hashing then runs on several cores.
+    """
     report = VerifyReport(topic)
     parts = [partition] if partition is not None else _partitions(client, topic)
-    for p in parts:
-        report.partitions.append(
-            verify_partition(
-                client, topic, p, verifiers, origin(topic, p), allow_pending=allow_pending
-            )
+
+    def one(p: int, c: Any) -> PartitionReport:
+        return verify_partition(
+            c, topic, p, verifiers, origin(topic, p), allow_pending=allow_pending
         )
+
+    if connect is None or workers < 2 or len(parts) < 2:
+        report.partitions.extend(one(p, client) for p in parts)
+        return report
+    local = threading.local()
+
+    def run(p: int) -> PartitionReport:
+        if not hasattr(local, "client"):
+            local.client = connect()
+        return one(p, local.client)
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(parts))) as pool:
+        report.partitions.extend(pool.map(run, parts))
     return report

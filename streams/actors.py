@@ -48,7 +48,7 @@ def register(topo: Topology) -> None:
     step = topo.actor_step
     actors = topo.actors
 
-    @topo.app.agent(topo.actor_events, name="privtrail.actors")  # type: ignore[untyped-decorator]
+    @topo.app.agent(topo.actor_events, name="privtrail.actors")
     async def actor_agent(stream: Any) -> None:
         async for record in stream.events():
             key = record.key

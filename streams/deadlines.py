@@ -102,7 +102,7 @@ def register(topo: Topology) -> None:
     scanner = DueScanner()
     step, subjects = topo.subject_step, topo.subjects
 
-    @topo.app.timer(settings.deadline_interval, name="privtrail.deadline_timer")  # type: ignore[untyped-decorator]
+    @topo.app.timer(settings.deadline_interval, name="privtrail.deadline_timer")
     async def deadline_timer() -> None:
         now = topo.clock.judge_time()
         active = topo.active_partitions(settings.ticks_topic)
@@ -113,7 +113,7 @@ def register(topo: Topology) -> None:
         for key, partition in due:
             await topo.send(topo.ticks, key, value, partition=partition)
 
-    @topo.app.agent(topo.ticks, name="privtrail.deadlines")  # type: ignore[untyped-decorator]
+    @topo.app.agent(topo.ticks, name="privtrail.deadlines")
     async def deadline_agent(stream: Any) -> None:
         async for record in stream.events():
             key = record.key

@@ -77,7 +77,7 @@ def register(topo: Topology) -> None:
     step = topo.subject_step
     subjects, policy = topo.subjects, topo.policy
 
-    @topo.app.agent(topo.valid, name="privtrail.enforce")  # type: ignore[untyped-decorator]
+    @topo.app.agent(topo.valid, name="privtrail.enforce")
     async def enforce(stream: Any) -> None:
         async for record in stream.events():
             try:

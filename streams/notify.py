@@ -200,14 +200,14 @@ def register(topo: Topology) -> None:
             queue_size=settings.webhook_queue)
         topo.notifier = notifier
 
-        @topo.app.task  # type: ignore[untyped-decorator]
+        @topo.app.task
         async def deliver_webhooks() -> None:
             try:
                 await notifier.run()
             finally:
                 await close()
 
-    @topo.app.agent(topo.alerts, name="privtrail.notify")  # type: ignore[untyped-decorator]
+    @topo.app.agent(topo.alerts, name="privtrail.notify")
     async def notify(stream: Any) -> None:
         async for record in stream.events():
             try:

@@ -77,7 +77,7 @@ def dlq_headers(rejection: Rejection, topic: str, partition: int, offset: int,
 def register(topo: Topology) -> None:
     """Add the validate agent (events topic -> valid topic, actor topic or DLQ)."""
 
-    @topo.app.agent(topo.events, name="privtrail.validate")  # type: ignore[untyped-decorator]
+    @topo.app.agent(topo.events, name="privtrail.validate")
     async def validate(stream: Any) -> None:
         async for record in stream.events():
             msg = record.message

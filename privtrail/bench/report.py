@@ -35,9 +35,21 @@ def add_ratios(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _clean(value: Any) -> Any:
+    """NaN (a rate never reached, no samples) becomes null: NaN is not JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
 def write_json(result: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(_clean(result), indent=2, sort_keys=True, allow_nan=False)
+    path.write_text(text + "\n")
 
 
 def _verdict(ok: bool | None) -> str:
@@ -82,6 +94,12 @@ def table(result: dict[str, Any]) -> Table:
         _fmt(eps),
         "",
         f">= 10,000 {_verdict(eps >= 10_000 if eps is not None else None)}",
+    )
+    t.add_row(
+        "  judged by the enforce agent (events/s, sustained)",
+        _fmt(tp.get("enforced_sustained_eps")),
+        "",
+        "",
     )
     t.add_row("  first row -> last row (events/s)", _fmt(tp.get("first_to_last_row_eps")), "", "")
     t.add_row(

@@ -17,6 +17,7 @@ CPU and RSS of every process are sampled during phases 4 and 5.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import uuid
@@ -106,6 +107,7 @@ class _Run:
         self.events = []
         self.expected: dict[str, str] = {}  # alert_id -> event_id (no deadline fires here)
         self.alerting: set[str] = set()  # event ids that raise at least one alert
+        self.rule_of: dict[str, str] = {}  # alerting event id -> its first alert's rule
         for form in self.setup:
             engine.process(parse_event(form))
         for i, item in enumerate(self.items):
@@ -114,6 +116,7 @@ class _Run:
             for alert in engine.process(event):
                 self.expected[alert.alert_id] = alert.event_id
                 self.alerting.add(alert.event_id)
+                self.rule_of.setdefault(alert.event_id, alert.rule)
             if i % 2000 == 0:
                 self.progress("generating the workload", i, len(self.items))
         self.sent_ids: set[str] = {f["event_id"] for f in self.setup}
@@ -203,7 +206,7 @@ class _Run:
 
     # -- 3. pipeline up -------------------------------------------------------------------------
     def start_pipeline(self) -> None:
-        from privtrail.bench.watch import AlertWatcher, LandedWatcher
+        from privtrail.bench.watch import AlertWatcher, CommittedWatcher, LandedWatcher
         from privtrail.sdk import AuditClient
 
         self.children = Children(self.env, self.work / "logs")
@@ -214,6 +217,9 @@ class _Run:
         topics = self.names.topics
         self.alerts = AlertWatcher(self.status.kafka_bootstrap, topics.alerts).start()
         self.landed = LandedWatcher(self.watch_client, topics.valid).start()
+        self.judged = CommittedWatcher(
+            self.status.kafka_bootstrap, self.names.worker_app_id, topics.valid
+        ).start()
         with AuditClient(
             bootstrap=self.status.kafka_bootstrap,
             service="bench-setup",
@@ -323,11 +329,21 @@ class _Run:
     def throughput(self) -> None:
         base = len(self.setup)
         per = self.n_tp // self.o.producers
-        results, usage, _ = self._produce("throughput", 0, per, 0.0, base + self.n_tp)
+        # The phase ends when every event is queryable *and* judged by the enforce agent.
+        results, usage, _ = self._produce(
+            "throughput",
+            0,
+            per,
+            0.0,
+            base + self.n_tp,
+            lambda: self.judged.committed >= base + self.n_tp,
+        )
         self.next_slot = per
         self.sent_ids |= {k for r in results for k in r.send_times}
         samples = [(t, n - base) for t, n in self.landed.samples if n >= base]
         sustained = sustained_rate(samples, self.n_tp)
+        judged = [(t, n - base) for t, n in self.judged.samples if n >= base]
+        enforced = sustained_rate(judged, self.n_tp)
         sent_from = min(r.started for r in results)
         sent_to = max(r.finished for r in results)
         first = next((t for t, n in samples if n > 0), None)
@@ -335,6 +351,8 @@ class _Run:
         self.result["throughput"] = {
             "events": self.n_tp,
             "sustained_eps": round(sustained, 1),
+            # Events/s the enforce agent judged (worker group's commits on the valid topic).
+            "enforced_sustained_eps": round(enforced, 1),
             "first_to_last_row_eps": round(self.n_tp / (last - first), 1)
             if first is not None and last is not None and last > first
             else None,
@@ -372,6 +390,9 @@ class _Run:
         self.sent_ids |= sent.keys()
         first_alert, _ = self.alerts.snapshot()
         alert_lat = [first_alert[e] - sent[e] for e in alerting if e in first_alert]
+        by_rule: dict[str, list[float]] = {}
+        for e in alerting & first_alert.keys():
+            by_rule.setdefault(self.rule_of[e], []).append(first_alert[e] - sent[e])
         query_lat = [
             self.landed.queryable[e] - sent[e]
             for e in probes | alerting
@@ -379,7 +400,10 @@ class _Run:
         ]
         sent_from = min(r.started for r in results)
         sent_to = max(r.finished for r in results)
-        capacity = self.result.get("throughput", {}).get("sustained_eps")
+        tp = self.result.get("throughput", {})
+        capacity = min(
+            tp.get("sustained_eps", math.inf), tp.get("enforced_sustained_eps", math.inf)
+        )
         self.result[phase] = {
             "offered_eps": round(rate, 1),
             "achieved_send_eps": round(per * p / (sent_to - sent_from), 1),
@@ -387,6 +411,9 @@ class _Run:
             # Above the measured capacity a backlog builds, and latency measures the queue.
             "above_measured_capacity": bool(capacity and rate > capacity),
             "send_to_alert": latency_summary(alert_lat),
+            # UNAUTHORIZED_HANDLER comes from the actors agent (one more hop), the rest
+            # from enforce: a difference here says which side lags.
+            "send_to_alert_by_rule": {r: latency_summary(v) for r, v in sorted(by_rule.items())},
             "send_to_queryable": latency_summary(query_lat),
             "queryable_poll_interval_ms": int(self.landed.interval * 1000),
             "targets_ms": {"alert_p99": 1000, "queryable_p99": 5000},
@@ -428,7 +455,7 @@ class _Run:
         }
 
     def close(self) -> None:
-        for name in ("alerts", "landed"):
+        for name in ("alerts", "landed", "judged"):
             watcher = getattr(self, name, None)
             if watcher is not None:
                 watcher.stop()
@@ -484,7 +511,9 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> dict[str,
         run.start_pipeline()
         run.throughput()
         run.latency("latency", opts.rate)
-        capacity = run.result["throughput"]["sustained_eps"]
+        tp = run.result["throughput"]
+        # The pipeline's capacity is its slower side: rows landing, or events judged.
+        capacity = min(tp["sustained_eps"], tp["enforced_sustained_eps"])
         if capacity == capacity and capacity < opts.rate:  # not NaN, and saturated
             # The target load saturates this machine: measure again below capacity, so the
             # latency of an unsaturated pipeline is known too.

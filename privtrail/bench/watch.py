@@ -140,3 +140,51 @@ class LandedWatcher:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+class CommittedWatcher:
+    """Polls a consumer group's committed offsets on one topic: for the worker's group on
+    the valid topic, how many events the enforce agent has judged (Faust commits an offset
+    only after the record's output was flushed)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, interval: float = 0.5) -> None:
+        self._bootstrap = bootstrap
+        self._group = group
+        self._topic = topic
+        self.interval = interval
+        self._lock = threading.Lock()
+        self.samples: list[tuple[float, int]] = []  # (monotonic, sum of committed offsets)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="committed-watcher", daemon=True)
+        self.error: str = ""
+
+    def start(self) -> CommittedWatcher:
+        self._thread.start()
+        return self
+
+    @property
+    def committed(self) -> int:
+        with self._lock:
+            return self.samples[-1][1] if self.samples else 0
+
+    def _run(self) -> None:
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self._bootstrap)
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    offsets = admin.list_group_offsets({self._group: None}).get(self._group, {})
+                    total = sum(o.offset for tp, o in offsets.items() if tp.topic == self._topic)
+                    with self._lock:
+                        self.samples.append((time.monotonic(), total))
+                except Exception as exc:  # transient (coordinator moving); the next poll retries
+                    self.error = f"{type(exc).__name__}: {exc}"
+                self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        finally:
+            admin.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -77,12 +77,14 @@ def migrate() -> None:
     help="Do not fail on rows newer than the latest checkpoint (a sink is running).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workers", type=int, default=1, help="Partitions verified at once.")
 def verify(
     partition: int | None,
     topic: str | None,
     verifier_keys: tuple[str, ...],
     allow_pending: bool,
     as_json: bool,
+    workers: int,
 ) -> None:
     """Recompute every partition's Merkle tree and check it against the signed checkpoints.
 
@@ -98,6 +100,8 @@ def verify(
         origin=settings.origin,
         partition=partition,
         allow_pending=allow_pending,
+        connect=lambda: connect(settings, "investigator"),
+        workers=workers,
     )
     click.echo(report.to_json() if as_json else report.render())
     if not report.ok:

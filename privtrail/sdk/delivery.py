@@ -44,6 +44,7 @@ class ProducerLike(Protocol):
     """The part of ``kafka.KafkaProducer`` the SDK uses."""
 
     def send(self, topic: str, value: bytes | None = ..., key: bytes | None = ...) -> Any: ...
+    def partitions_for(self, topic: str) -> Any: ...
     def flush(self, timeout: float | None = ...) -> None: ...
     def close(self, timeout: float | None = ...) -> None: ...
 
@@ -223,11 +224,18 @@ class Delivery:
         if now < self._next_connect:
             return False
         try:
-            self._producer = self._factory()
+            producer = self._factory()
         except Exception as exc:  # kafka-python raises a variety; all mean "not now"
             self._next_connect = now + _RETRY_BACKOFF
             self.broker.lost(f"cannot create producer: {exc}")
             return False
+        self._producer = producer
+        try:
+            # Ask for the topic's metadata once (blocks at most max_block_ms): an unreachable
+            # broker is noticed at start-up, not only when the first send times out.
+            producer.partitions_for(self._topic)
+        except Exception as exc:
+            self.broker.lost(f"no metadata for {self._topic}: {type(exc).__name__}")
         return True
 
     def _send(self, key: bytes | None, value: bytes) -> Any:

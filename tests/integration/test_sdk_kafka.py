@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -194,6 +195,14 @@ else:
 """
 
 
+def readline(stream: Any, deadline: float) -> str:
+    """One line from a child's stdout, or a test failure at the deadline (never hang)."""
+    ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+    if not ready:
+        pytest.fail("the producer subprocess stopped answering")
+    return str(stream.readline()).strip()
+
+
 def test_sigkill_while_spooling_then_restart_delivers_the_spool(
     kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
 ) -> None:
@@ -209,13 +218,14 @@ def test_sigkill_while_spooling_then_restart_delivers_the_spool(
         env=env,
     )
     durable: list[str] = []
+    deadline = time.monotonic() + 120
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "SPOOLING"
+        assert readline(proc.stdout, deadline) == "SPOOLING"
         while len(durable) < 500:
-            line = proc.stdout.readline()
+            line = readline(proc.stdout, deadline)
             assert line, "producer died early"
-            durable.append(line.strip())
+            durable.append(line)
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # mid-write, most likely
         proc.wait(timeout=10)

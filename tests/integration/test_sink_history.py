@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from privtrail.alerts import Alert
+from privtrail.cli.main import main
 from privtrail.sinks.migrate import load_migrations, migrate
 from privtrail.sinks.rows import EVENT_COLUMNS, event_row, full_event_row
 from privtrail.sinks.samples import sample_events
@@ -27,9 +30,6 @@ from privtrail.sinks.testing import (
     wait_for,
 )
 from privtrail.sinks.verify import verify_history
-
-from privtrail.alerts import Alert
-from privtrail.cli.main import main
 from privtrail.tlog import leaf_hash
 
 pytestmark = pytest.mark.integration
@@ -421,7 +421,6 @@ def test_prove_consistency_between_checkpoints(
     tmp_path: Path,
 ) -> None:
     from privtrail.sinks.prove import prove_consistency
-
     from privtrail.tlog import ConsistencyBundle
 
     valid = kafka_topic_factory(partitions=1, prefix="sink-consistency")

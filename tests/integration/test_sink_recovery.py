@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from privtrail.sinks.migrate import migrate
 from privtrail.sinks.samples import sample_events
 from privtrail.sinks.settings import SinkSettings, load_verifiers

@@ -74,6 +74,8 @@ def test_json_file(tmp_path: Path) -> None:
     out = tmp_path / "deep" / "e2e.json"
     write_json(add_ratios(_result()), out)
     assert json.loads(out.read_text())["ratios"]["e2e_vs_raw_producer"] == 0.05
+    write_json({"throughput": {"sustained_eps": float("nan")}}, out)  # never reached 90 %
+    assert json.loads(out.read_text()) == {"throughput": {"sustained_eps": None}}
 
 
 def test_quick_options() -> None:

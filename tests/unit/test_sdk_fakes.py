@@ -97,6 +97,11 @@ class FakeProducer:
         fut.succeed(None)
         return fut
 
+    def partitions_for(self, topic: str) -> set[int]:
+        if not self.broker.is_up or self.broker.raise_on_send:
+            raise TimeoutError("Failed to update metadata after 1.0 secs.")
+        return {0}
+
     def flush(self, timeout: float | None = None) -> None:
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from privtrail.sinks.batching import Batcher
 
 pytestmark = pytest.mark.unit

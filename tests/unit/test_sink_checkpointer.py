@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from privtrail.sinks.checkpointer import Checkpointer
 
+from privtrail.sinks.checkpointer import Checkpointer
 from privtrail.tlog import MerkleTree, NoteSigner, leaf_hash, open_checkpoint
 
 pytestmark = pytest.mark.unit

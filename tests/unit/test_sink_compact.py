@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from privtrail.sinks.compact import CompactRange, _perfect_widths
 
+from privtrail.sinks.compact import CompactRange, _perfect_widths
 from privtrail.tlog import EMPTY_ROOT, MerkleTree, leaf_hash, root_from_leaf_hashes
 
 pytestmark = pytest.mark.unit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from privtrail.sinks.migrate import Migration, MigrationError, load_migrations, migrate
 from privtrail.sinks.rows import ALERT_COLUMNS, EVENT_COLUMNS
 from privtrail.sinks.store import CHECKPOINT_COLUMNS

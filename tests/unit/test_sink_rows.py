@@ -7,6 +7,9 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+
+from privtrail.alerts import Alert
+from privtrail.events import EVENT_TYPES, canonical_json
 from privtrail.sinks.rows import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
@@ -19,9 +22,6 @@ from privtrail.sinks.rows import (
     typed_values,
 )
 from privtrail.sinks.samples import sample_events
-
-from privtrail.alerts import Alert
-from privtrail.events import EVENT_TYPES, canonical_json
 
 pytestmark = pytest.mark.unit
 

@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from privtrail.sinks.settings import (
     DEV_KEY_FILE,
     SettingsError,
@@ -13,7 +14,6 @@ from privtrail.sinks.settings import (
     load_signer,
     load_verifiers,
 )
-
 from privtrail.tlog import NoteSigner
 
 pytestmark = pytest.mark.unit
