@@ -33,6 +33,11 @@ class HistoryError(PrivtrailError):
     """The stored history of a partition is not a gap-free log; the sink refuses to append."""
 
 
+_ALERT_ID = ALERT_COLUMNS.index("alert_id")
+_RULE = ALERT_COLUMNS.index("rule")
+_OCCURRED = ALERT_COLUMNS.index("occurred_at")
+
+
 def iter_records(
     client: Any,
     query: str,
@@ -132,7 +137,38 @@ class HistoryStore:
         self._insert(EVENTS, EVENT_COLUMNS, rows, token)
 
     def insert_alerts(self, rows: list[list[Any]], token: str) -> None:
-        self._insert(ALERTS, ALERT_COLUMNS, rows, token)
+        # The worker is at-least-once: after a crash it re-raises alerts with the same
+        # alert_id. Alerts are keyed by subject, so one alert always lands on one partition
+        # of the alerts topic and one sink owns it: checking what is stored is exact.
+        fresh = self.new_alerts(rows)
+        if fresh:
+            self._insert(ALERTS, ALERT_COLUMNS, fresh, token)
+
+    def new_alerts(self, rows: list[list[Any]]) -> list[list[Any]]:
+        """``rows`` without alerts already stored or repeated in the batch (by alert_id)."""
+        if not rows:
+            return rows
+        rules = sorted({r[_RULE] for r in rows})
+        stored = {
+            row[0]
+            for row in self.client.query(
+                f"SELECT alert_id FROM {ALERTS} WHERE rule IN {{rules:Array(String)}} "
+                "AND occurred_at BETWEEN {lo:DateTime64(6, 'UTC')} AND {hi:DateTime64(6, 'UTC')} "
+                "AND alert_id IN {ids:Array(String)}",
+                parameters={
+                    "rules": rules,
+                    "lo": min(r[_OCCURRED] for r in rows),
+                    "hi": max(r[_OCCURRED] for r in rows),
+                    "ids": [r[_ALERT_ID] for r in rows],
+                },
+            ).result_rows
+        }
+        fresh = []
+        for row in rows:
+            if row[_ALERT_ID] not in stored:
+                stored.add(row[_ALERT_ID])
+                fresh.append(row)
+        return fresh
 
     def insert_checkpoint(self, row: list[Any]) -> None:
         origin, size, note = row[0], row[3], row[5]
