@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from chdb import session
+
 from privtrail.sinks.migrate import load_migrations
 
 TOPIC = "privacy.events.valid"

@@ -47,9 +47,14 @@ async def baseline_loop(bootstrap: str, group: str, src: str, mid: str, out: str
     await producer.start()
 
     async def hop(topic: str, to: str) -> None:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                                    auto_offset_reset="earliest", enable_auto_commit=True,
-                                    auto_commit_interval_ms=1000)
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            auto_offset_reset="earliest",
+            enable_auto_commit=True,
+            auto_commit_interval_ms=1000,
+        )
         await consumer.start()
         try:
             while True:
@@ -92,8 +97,10 @@ def wait_drained(admin: Any, group: str, topic: str, total: int, timeout: float)
     deadline = time.monotonic() + timeout
     while committed(admin, group, topic) < total:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{group} did not drain {topic} in {timeout} s "
-                               f"({committed(admin, group, topic)}/{total})")
+            raise RuntimeError(
+                f"{group} did not drain {topic} in {timeout} s "
+                f"({committed(admin, group, topic)}/{total})"
+            )
         time.sleep(0.2)
 
 
@@ -102,8 +109,7 @@ def write_rate(bootstrap: str, topic: str) -> tuple[int, float]:
     what the last hop wrote, free of start-up time and commit intervals."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
@@ -117,8 +123,9 @@ def write_rate(bootstrap: str, topic: str) -> tuple[int, float]:
     return len(stamps), (len(stamps) - 1) / max(span, 1e-3)
 
 
-def start_process(args: list[str], env: dict[str, str], log: Path, ready: str | None,
-                  timeout: float = 120) -> subprocess.Popen[bytes]:
+def start_process(
+    args: list[str], env: dict[str, str], log: Path, ready: str | None, timeout: float = 120
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as fh:
         proc = subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT)
     if ready is None:
@@ -157,14 +164,28 @@ def workload(tag: str, n: int, subjects: int) -> tuple[list[dict[str, Any]], set
 
     people = [f"ps_bench_{tag}_{letters(i)}" for i in range(subjects)]
     for p in people:
-        add({"type": "collected", "subject_id": p, "context": "tech_support",
-             "method": "inquiry_board", "items": ["email", "contact_name"],
-             "purposes": ["user_management"]})
+        add(
+            {
+                "type": "collected",
+                "subject_id": p,
+                "context": "tech_support",
+                "method": "inquiry_board",
+                "items": ["email", "contact_name"],
+                "purposes": ["user_management"],
+            }
+        )
     for k in range(n):
         p = people[k % subjects]
         purpose = "service_improvement" if k % 10 == 9 else "user_management"
-        eid = add({"type": "used", "subject_id": p, "items": ["email"], "purpose": purpose,
-                   "operation": "view"})
+        eid = add(
+            {
+                "type": "used",
+                "subject_id": p,
+                "items": ["email"],
+                "purpose": purpose,
+                "operation": "view",
+            }
+        )
         if k % 10 == 9:
             alerting.add(eid)
     return forms, alerting
@@ -179,22 +200,33 @@ def produce(bootstrap: str, topic: str, forms: list[dict[str, Any]]) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=262144)
     for form in forms:
         event = parse_event(form)
-        producer.send(topic, key=event.subject_id.encode() if event.subject_id else None,
-                      value=encode_event(event))
+        producer.send(
+            topic,
+            key=event.subject_id.encode() if event.subject_id else None,
+            value=encode_event(event),
+        )
     producer.flush()
     producer.close()
 
 
-def paced_latency(bootstrap: str, events_topic: str, watch: str, forms: list[dict[str, Any]],
-                  measured: set[str], rate: int, id_of: Callable[[bytes], str | None],
-                  spool: Path) -> list[float]:
+def paced_latency(
+    bootstrap: str,
+    events_topic: str,
+    watch: str,
+    forms: list[dict[str, Any]],
+    measured: set[str],
+    rate: int,
+    id_of: Callable[[bytes], str | None],
+    spool: Path,
+) -> list[float]:
     """Send ``forms`` through the SDK at ``rate``/s; seconds from emit to ``watch``."""
     from kafka import KafkaConsumer, TopicPartition
 
     from privtrail.sdk import AuditClient
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False, fetch_max_wait_ms=10)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+    )
     tps = [TopicPartition(watch, p) for p in sorted(consumer.partitions_for_topic(watch))]
     consumer.assign(tps)
     consumer.seek_to_end(*tps)
@@ -215,8 +247,14 @@ def paced_latency(bootstrap: str, events_topic: str, watch: str, forms: list[dic
 
     watcher = threading.Thread(target=watch_loop)
     watcher.start()
-    client = AuditClient(bootstrap=bootstrap, service="bench-app", topic=events_topic,
-                         dev_mode=True, spool_dir=spool, producer_config={"linger_ms": 1})
+    client = AuditClient(
+        bootstrap=bootstrap,
+        service="bench-app",
+        topic=events_topic,
+        dev_mode=True,
+        spool_dir=spool,
+        producer_config={"linger_ms": 1},
+    )
     try:
         start = time.monotonic()
         for n, form in enumerate(forms):
@@ -237,9 +275,14 @@ def paced_latency(bootstrap: str, events_topic: str, watch: str, forms: list[dic
         consumer.close()
     if os.environ.get("BENCH_DEBUG"):
         firsts = sorted(seen.values())
-        print("   debug: first seen", [round(x - start, 2) for x in firsts[:5]],
-              "last", round(firsts[-1] - start, 2) if firsts else None,
-              "sent span", round(max(sent.values()) - start, 2))
+        print(
+            "   debug: first seen",
+            [round(x - start, 2) for x in firsts[:5]],
+            "last",
+            round(firsts[-1] - start, 2) if firsts else None,
+            "sent span",
+            round(max(sent.values()) - start, 2),
+        )
     missing = len(measured - set(seen))
     if missing:
         print(f"   ({missing} of {len(measured)} measured events not seen in time)")
@@ -257,26 +300,51 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
     from privtrail.wire import decode_alert
 
     tag = letters(int(uuid.uuid4().hex[:6], 16))
-    t = {name: f"bench.{name}.{tag}" for name in
-         ("events", "valid", "dlq", "alerts", "copy", "out", "levents", "lcopy", "lout")}
+    t = {
+        name: f"bench.{name}.{tag}"
+        for name in ("events", "valid", "dlq", "alerts", "copy", "out", "levents", "lcopy", "lout")
+    }
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(name, args.partitions, 1) for name in t.values()])
     app_id = f"bench-worker-{tag}"
-    env = {**os.environ, "PRIVTRAIL_HOME": str(work), "PRIVTRAIL_TOPIC_EVENTS": t["events"],
-           "PRIVTRAIL_TOPIC_VALID": t["valid"], "PRIVTRAIL_TOPIC_DLQ": t["dlq"],
-           "PRIVTRAIL_TOPIC_ALERTS": t["alerts"], "PRIVTRAIL_WORKER_LOG_LEVEL": "warning"}
-    worker_cmd = [sys.executable, "-m", "privtrail.cli.main", "worker", "--bootstrap",
-                  bootstrap, "--partitions", str(args.partitions), "--app-id", app_id,
-                  "--loglevel", "info"]
+    env = {
+        **os.environ,
+        "PRIVTRAIL_HOME": str(work),
+        "PRIVTRAIL_TOPIC_EVENTS": t["events"],
+        "PRIVTRAIL_TOPIC_VALID": t["valid"],
+        "PRIVTRAIL_TOPIC_DLQ": t["dlq"],
+        "PRIVTRAIL_TOPIC_ALERTS": t["alerts"],
+        "PRIVTRAIL_WORKER_LOG_LEVEL": "warning",
+    }
+    worker_cmd = [
+        sys.executable,
+        "-m",
+        "privtrail.cli.main",
+        "worker",
+        "--bootstrap",
+        bootstrap,
+        "--partitions",
+        str(args.partitions),
+        "--app-id",
+        app_id,
+        "--loglevel",
+        "info",
+    ]
     me = [sys.executable, __file__]
 
     forms, _ = workload(tag, args.events, args.subjects)
     if not args.latency_only:
-        print(f"throughput: {len(forms):,} events, {args.subjects:,} subjects, "
-              f"{args.partitions} partitions, one worker")
+        print(
+            f"throughput: {len(forms):,} events, {args.subjects:,} subjects, "
+            f"{args.partitions} partitions, one worker"
+        )
         produce(bootstrap, t["events"], forms)
-        base = start_process(me + ["--baseline-loop", bootstrap, f"base-{tag}", t["events"],
-                                   t["copy"], t["out"]], env, work / "base.log", None)
+        base = start_process(
+            me + ["--baseline-loop", bootstrap, f"base-{tag}", t["events"], t["copy"], t["out"]],
+            env,
+            work / "base.log",
+            None,
+        )
         try:
             wait_drained(admin, f"base-{tag}", t["copy"], len(forms), 600)
         finally:
@@ -289,30 +357,46 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
             # enforce writes one changelog record per subject event: the pipeline's pace
             _, rate = write_rate(bootstrap, f"{app_id}-subjects-changelog")
             print(f"  bare aiokafka loop (2 hops)   {base_rate:10,.0f} events/s")
-            print(f"  worker validate + enforce     {rate:10,.0f} events/s   "
-                  f"ratio {rate / base_rate:.2f} of bare (target >= 10,000/s)")
+            print(
+                f"  worker validate + enforce     {rate:10,.0f} events/s   "
+                f"ratio {rate / base_rate:.2f} of bare (target >= 10,000/s)"
+            )
             if args.throughput_only:
                 return
 
         n_live = args.rate * args.seconds
         live, alerting = workload(tag + "l", n_live, args.subjects)
         # The collected events first, unmeasured, so every subject exists.
-        warm, run_forms = live[:args.subjects], live[args.subjects:]
+        warm, run_forms = live[: args.subjects], live[args.subjects :]
         produce(bootstrap, t["events"], warm)
         time.sleep(3)
-        print(f"latency: SDK emit -> alert on privacy.alerts, {args.rate:,} events/s for "
-              f"{args.seconds} s ({len(alerting):,} alerts measured)")
+        print(
+            f"latency: SDK emit -> alert on privacy.alerts, {args.rate:,} events/s for "
+            f"{args.seconds} s ({len(alerting):,} alerts measured)"
+        )
 
         def alert_event(value: bytes) -> str | None:
             return decode_alert(value).event_id
 
-        lat = paced_latency(bootstrap, t["events"], t["alerts"], run_forms, alerting,
-                            args.rate, alert_event, work / "spool-w")
+        lat = paced_latency(
+            bootstrap,
+            t["events"],
+            t["alerts"],
+            run_forms,
+            alerting,
+            args.rate,
+            alert_event,
+            work / "spool-w",
+        )
     finally:
         stop(worker)
 
-    base = start_process(me + ["--baseline-loop", bootstrap, f"lbase-{tag}", t["levents"],
-                               t["lcopy"], t["lout"]], env, work / "lbase.log", None)
+    base = start_process(
+        me + ["--baseline-loop", bootstrap, f"lbase-{tag}", t["levents"], t["lcopy"], t["lout"]],
+        env,
+        work / "lbase.log",
+        None,
+    )
     try:
         time.sleep(5)  # the group joins
         from privtrail.wire import decode_event
@@ -321,8 +405,16 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
             return decode_event(value).event_id
 
         produce(bootstrap, t["levents"], warm)
-        base_lat = paced_latency(bootstrap, t["levents"], t["lout"], run_forms, alerting,
-                                 args.rate, event_id, work / "spool-b")
+        base_lat = paced_latency(
+            bootstrap,
+            t["levents"],
+            t["lout"],
+            run_forms,
+            alerting,
+            args.rate,
+            event_id,
+            work / "spool-b",
+        )
     finally:
         stop(base)
     admin.close()
@@ -330,10 +422,14 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
         print("  no latency samples")
         return
     for label, values in (("bare aiokafka loop (2 hops)", base_lat), ("worker", lat)):
-        print(f"  {label:28s}  p50 {pct(values, 50) * 1000:7.1f} ms   "
-              f"p99 {pct(values, 99) * 1000:7.1f} ms   max {max(values) * 1000:7.1f} ms")
-    print(f"  ratio p99 worker / bare: {pct(lat, 99) / pct(base_lat, 99):.1f}   "
-          f"(target p99 < 1000 ms)")
+        print(
+            f"  {label:28s}  p50 {pct(values, 50) * 1000:7.1f} ms   "
+            f"p99 {pct(values, 99) * 1000:7.1f} ms   max {max(values) * 1000:7.1f} ms"
+        )
+    print(
+        f"  ratio p99 worker / bare: {pct(lat, 99) / pct(base_lat, 99):.1f}   "
+        f"(target p99 < 1000 ms)"
+    )
 
 
 def main() -> None:

@@ -28,9 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from privtrail.sinks.migrate import DATABASE, load_migrations
-
 from privtrail.errors import PrivtrailError
+from privtrail.sinks.migrate import DATABASE, load_migrations
 
 __all__ = [
     "ClusterDDLError",

@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from privtrail.streams.enforce import send_alerts
-from privtrail.streams.ledger import LedgerCache, StepResult
-
 from privtrail.engine import ActorEngine, ActorState
 from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
+from privtrail.streams.enforce import send_alerts
+from privtrail.streams.ledger import LedgerCache, StepResult
 
 if TYPE_CHECKING:
     from privtrail.streams.app import Topology
@@ -29,7 +28,8 @@ class ActorStep:
     def __init__(self, policy: Policy) -> None:
         self.engine = ActorEngine(policy)
         self.cache: LedgerCache[ActorState] = LedgerCache(
-            ActorState.from_dict, lambda a: ActorState(actor_id=a))
+            ActorState.from_dict, lambda a: ActorState(actor_id=a)
+        )
 
     def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
         ledger = self.cache.get(key, raw)
@@ -55,8 +55,13 @@ def register(topo: Topology) -> None:
             try:
                 event = topo.decoder.decode(record.value)
             except (WireError, ContractError) as exc:
-                log.error("undecodable record on %s[%d]@%d skipped: %s", record.message.topic,
-                          record.message.partition, record.message.offset, exc)
+                log.error(
+                    "undecodable record on %s[%d]@%d skipped: %s",
+                    record.message.topic,
+                    record.message.partition,
+                    record.message.offset,
+                    exc,
+                )
                 continue
             if not key:
                 continue  # only the validate agent writes here, always with a key

@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any
 
 import faust
+
+from privtrail.policy import Policy, default_policy, load_policy
 from privtrail.streams import actors, deadlines, enforce, notify, validate
 from privtrail.streams.actors import ActorStep
 from privtrail.streams.codecs import EventDecoder
@@ -29,8 +31,6 @@ from privtrail.streams.deadlines import Clock, index_value
 from privtrail.streams.enforce import SubjectStep
 from privtrail.streams.notify import WebhookNotifier
 from privtrail.streams.settings import WorkerSettings
-
-from privtrail.policy import Policy, default_policy, load_policy
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,15 @@ class Topology:
     decoder: EventDecoder
     notifier: WebhookNotifier | None = None
 
-    async def send(self, topic: Any, key: bytes | None, value: bytes, *,
-                   partition: int | None = None,
-                   headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def send(
+        self,
+        topic: Any,
+        key: bytes | None,
+        value: bytes,
+        *,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         """Queue a record on the producer without waiting for the broker.
 
         Straight to Faust's producer: ``Topic.send`` adds codecs, sensors and a
@@ -67,8 +73,9 @@ class Topology:
         once: Faust flushes this producer before it commits any offset. A delivery that
         fails after aiokafka's retries is logged as an error.
         """
-        future: Any = await self.app.producer.send(topic.get_topic_name(), key, value,
-                                                   partition, None, headers)
+        future: Any = await self.app.producer.send(
+            topic.get_topic_name(), key, value, partition, None, headers
+        )
         future.add_done_callback(_log_failure)
 
     def index_deadline(self, key: bytes, due: datetime | None, partition: int) -> None:
@@ -102,8 +109,14 @@ def _log_failure(future: Any) -> None:
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
-                     value_serializer="raw", partitions=partitions)
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
 
 
 def faust_app(settings: WorkerSettings) -> faust.App:
@@ -138,8 +151,9 @@ def faust_app(settings: WorkerSettings) -> faust.App:
     )
 
 
-def build_app(settings: WorkerSettings, *, policy: Policy | None = None,
-              clock: Clock | None = None) -> Topology:
+def build_app(
+    settings: WorkerSettings, *, policy: Policy | None = None, clock: Clock | None = None
+) -> Topology:
     """A Faust app with every topic, table and agent of the worker registered."""
     if policy is None:
         policy = load_policy(settings.policy_path) if settings.policy_path else default_policy()

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from privtrail.streams.enforce import send_alerts
-
 from privtrail.events import format_timestamp
+from privtrail.streams.enforce import send_alerts
 
 if TYPE_CHECKING:
     from privtrail.streams.app import Topology
@@ -125,6 +124,5 @@ def register(topo: Topology) -> None:
             result = step.on_tick(key, raw, tick_id, now)
             if not result.replayed:
                 subjects[key] = result.value
-                topo.index_deadline(key, step.next_due(key, result.value),
-                                    record.message.partition)
+                topo.index_deadline(key, step.next_due(key, result.value), record.message.partition)
             await send_alerts(topo, result.alerts)

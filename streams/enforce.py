@@ -11,12 +11,11 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from privtrail.streams.ledger import LedgerCache, StepResult
-
 from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
 from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
+from privtrail.streams.ledger import LedgerCache, StepResult
 from privtrail.wire import encode_alert
 
 if TYPE_CHECKING:
@@ -31,7 +30,8 @@ class SubjectStep:
     def __init__(self, policy: Policy) -> None:
         self.engine = SubjectEngine(policy)
         self.cache: LedgerCache[SubjectState] = LedgerCache(
-            SubjectState.from_dict, lambda s: SubjectState(subject_id=s))
+            SubjectState.from_dict, lambda s: SubjectState(subject_id=s)
+        )
 
     def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
         ledger = self.cache.get(key, raw)
@@ -84,8 +84,13 @@ def register(topo: Topology) -> None:
                 event = topo.decoder.decode(record.value)
             except (WireError, ContractError) as exc:
                 # Only the validate agent writes here; anything else is a foreign writer.
-                log.error("undecodable record on %s[%d]@%d skipped: %s", record.message.topic,
-                          record.message.partition, record.message.offset, exc)
+                log.error(
+                    "undecodable record on %s[%d]@%d skipped: %s",
+                    record.message.topic,
+                    record.message.partition,
+                    record.message.offset,
+                    exc,
+                )
                 continue
             subject = event.subject_id
             if subject is None:
@@ -95,6 +100,5 @@ def register(topo: Topology) -> None:
             result = step.on_event(key, subjects.get(key), event)
             if not result.replayed:
                 subjects[key] = result.value
-                topo.index_deadline(key, step.next_due(key, result.value),
-                                    record.message.partition)
+                topo.index_deadline(key, step.next_due(key, result.value), record.message.partition)
             await send_alerts(topo, result.alerts)

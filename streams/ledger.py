@@ -82,8 +82,9 @@ class LedgerCache(Generic[S]):
     so an identity check tells whether the cached ledger is current.
     """
 
-    def __init__(self, load: Callable[[dict[str, Any]], S], new: Callable[[str], S],
-                 limit: int = 100_000) -> None:
+    def __init__(
+        self, load: Callable[[dict[str, Any]], S], new: Callable[[str], S], limit: int = 100_000
+    ) -> None:
         self._load = load
         self._new = new
         self._limit = limit

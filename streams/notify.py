@@ -31,10 +31,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from privtrail.streams.errors import StreamsError
-
 from privtrail.alerts import Alert
 from privtrail.errors import WireError
+from privtrail.streams.errors import StreamsError
 from privtrail.wire import decode_alert
 
 if TYPE_CHECKING:
@@ -61,15 +60,18 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
 
 
 def alert_body(alert: Alert) -> bytes:
-    return json.dumps(alert.to_json(), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    return json.dumps(
+        alert.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 def log_line(alert: Alert) -> str:
     """One line per alert: ids, rule and pseudonyms only, never values."""
-    return (f"ALERT {alert.rule} severity={alert.severity} alert_id={alert.alert_id} "
-            f"event_id={alert.event_id} subject={alert.subject_id or '-'} "
-            f"actor={alert.actor_id or '-'}")
+    return (
+        f"ALERT {alert.rule} severity={alert.severity} alert_id={alert.alert_id} "
+        f"event_id={alert.event_id} subject={alert.subject_id or '-'} "
+        f"actor={alert.actor_id or '-'}"
+    )
 
 
 def retry_delays(attempts: int, base: float, cap: float = 30.0) -> list[float]:
@@ -95,15 +97,24 @@ class DeliveryStats:
 class WebhookNotifier:
     """Queues per webhook, delivery tasks with retries; :meth:`submit` never waits."""
 
-    def __init__(self, urls: tuple[str, ...], secret: bytes, *, post: Post,
-                 attempts: int = 5, backoff: float = 0.5, queue_size: int = 10_000,
-                 remember: int = 10_000) -> None:
+    def __init__(
+        self,
+        urls: tuple[str, ...],
+        secret: bytes,
+        *,
+        post: Post,
+        attempts: int = 5,
+        backoff: float = 0.5,
+        queue_size: int = 10_000,
+        remember: int = 10_000,
+    ) -> None:
         self.urls = urls
         self._secret = secret
         self._post = post
         self._delays = retry_delays(attempts, backoff)
         self._queues: dict[str, asyncio.Queue[tuple[str, bytes]]] = {
-            url: asyncio.Queue(maxsize=queue_size) for url in urls}
+            url: asyncio.Queue(maxsize=queue_size) for url in urls
+        }
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._remember = remember
         self.stats = DeliveryStats()
@@ -137,8 +148,12 @@ class WebhookNotifier:
 
     def headers(self, aid: str, body: bytes) -> dict[str, str]:
         stamp = str(int(time.time()))
-        return {"Content-Type": "application/json", H_ALERT_ID: aid, H_TIMESTAMP: stamp,
-                H_SIGNATURE: sign(self._secret, stamp, body)}
+        return {
+            "Content-Type": "application/json",
+            H_ALERT_ID: aid,
+            H_TIMESTAMP: stamp,
+            H_SIGNATURE: sign(self._secret, stamp, body),
+        }
 
     async def deliver(self, url: str, aid: str, body: bytes) -> bool:
         """POST with retries; True when the webhook accepted it."""
@@ -195,9 +210,13 @@ def register(topo: Topology) -> None:
             raise StreamsError("webhooks need a shared secret")
         post, close = aiohttp_post(settings.webhook_timeout)
         notifier = WebhookNotifier(
-            settings.webhooks, settings.webhook_secret.get_secret_value().encode(), post=post,
-            attempts=settings.webhook_attempts, backoff=settings.webhook_backoff,
-            queue_size=settings.webhook_queue)
+            settings.webhooks,
+            settings.webhook_secret.get_secret_value().encode(),
+            post=post,
+            attempts=settings.webhook_attempts,
+            backoff=settings.webhook_backoff,
+            queue_size=settings.webhook_queue,
+        )
         topo.notifier = notifier
 
         @topo.app.task
@@ -213,8 +232,13 @@ def register(topo: Topology) -> None:
             try:
                 alert = decode_alert(record.value)
             except WireError as exc:
-                log.error("undecodable alert at %s[%d]@%d: %s", record.message.topic,
-                          record.message.partition, record.message.offset, exc)
+                log.error(
+                    "undecodable alert at %s[%d]@%d: %s",
+                    record.message.topic,
+                    record.message.partition,
+                    record.message.offset,
+                    exc,
+                )
                 continue
             alert_log.info(log_line(alert))
             if notifier is not None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from privtrail.streams.errors import StreamsError
 from pydantic import SecretStr
 
 from privtrail.config import Topics, privtrail_home
+from privtrail.streams.errors import StreamsError
 
 # field name -> environment variable (documented in docs/streams.md; keep both in step)
 ENV: dict[str, str] = {
@@ -79,8 +79,9 @@ class WorkerSettings:
 
     def __post_init__(self) -> None:
         if not self.bootstrap:
-            raise StreamsError("no Kafka bootstrap servers: pass --bootstrap or set "
-                               "PRIVTRAIL_BOOTSTRAP_SERVERS")
+            raise StreamsError(
+                "no Kafka bootstrap servers: pass --bootstrap or set PRIVTRAIL_BOOTSTRAP_SERVERS"
+            )
         if self.partitions < 1:
             raise StreamsError(f"partitions must be at least 1, not {self.partitions}")
         if self.deadline_interval <= 0:
@@ -93,8 +94,9 @@ class WorkerSettings:
             if not url.startswith(("http://", "https://")):
                 raise StreamsError(f"webhook {url!r} is not an http(s) URL")
         if self.webhooks and self.webhook_secret is None:
-            raise StreamsError("webhooks need a shared secret to sign with: set "
-                               "PRIVTRAIL_WORKER_WEBHOOK_SECRET")
+            raise StreamsError(
+                "webhooks need a shared secret to sign with: set PRIVTRAIL_WORKER_WEBHOOK_SECRET"
+            )
 
     # Internal topics: named after the app so two worker apps on one cluster never share.
     @property
@@ -115,21 +117,27 @@ class WorkerSettings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *,
-                 fallback_bootstrap: Callable[[], str] | None = None,
-                 **overrides: Any) -> WorkerSettings:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        fallback_bootstrap: Callable[[], str] | None = None,
+        **overrides: Any,
+    ) -> WorkerSettings:
         """Read the environment; keyword ``overrides`` (not ``None``) win over it.
 
         ``fallback_bootstrap`` supplies the servers when neither names them (the CLI
         passes the local stack's broker).
         """
         source = os.environ if env is None else env
-        values: dict[str, Any] = {"topics": Topics(
-            events=source.get("PRIVTRAIL_TOPIC_EVENTS", Topics.events),
-            valid=source.get("PRIVTRAIL_TOPIC_VALID", Topics.valid),
-            dlq=source.get("PRIVTRAIL_TOPIC_DLQ", Topics.dlq),
-            alerts=source.get("PRIVTRAIL_TOPIC_ALERTS", Topics.alerts),
-        )}
+        values: dict[str, Any] = {
+            "topics": Topics(
+                events=source.get("PRIVTRAIL_TOPIC_EVENTS", Topics.events),
+                valid=source.get("PRIVTRAIL_TOPIC_VALID", Topics.valid),
+                dlq=source.get("PRIVTRAIL_TOPIC_DLQ", Topics.dlq),
+                alerts=source.get("PRIVTRAIL_TOPIC_ALERTS", Topics.alerts),
+            )
+        }
         for name, var in ENV.items():
             raw = source.get(var)
             if raw is None or raw == "":

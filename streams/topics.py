@@ -45,8 +45,12 @@ def topic_plan(settings: WorkerSettings) -> list[TopicSpec]:
         TopicSpec(t.alerts, n, copartitioned=False),
         TopicSpec(settings.actors_topic, n, copartitioned=True),
         # Ticks are small and short-lived: a day of them is plenty for recovery.
-        TopicSpec(settings.ticks_topic, n, copartitioned=True,
-                  configs=(("retention.ms", str(24 * 3600 * 1000)),)),
+        TopicSpec(
+            settings.ticks_topic,
+            n,
+            copartitioned=True,
+            configs=(("retention.ms", str(24 * 3600 * 1000)),),
+        ),
     ]
 
 
@@ -71,9 +75,11 @@ def ensure_topics(settings: WorkerSettings, *, timeout: float = 30.0) -> list[st
 
     plan = topic_plan(settings)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap,
-                                 client_id=f"{settings.app_id}-admin",
-                                 request_timeout_ms=int(timeout * 1000))
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap,
+            client_id=f"{settings.app_id}-admin",
+            request_timeout_ms=int(timeout * 1000),
+        )
     except KafkaError as exc:
         raise StreamsError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
     try:
@@ -84,12 +90,17 @@ def ensure_topics(settings: WorkerSettings, *, timeout: float = 30.0) -> list[st
                 continue
             if spec.copartitioned:
                 raise TopicLayoutError(spec.name, have, spec.partitions)
-            log.warning("topic %s has %d partitions (worker uses %d); fine for a "
-                        "stateless topic", spec.name, have, spec.partitions)
+            log.warning(
+                "topic %s has %d partitions (worker uses %d); fine for a stateless topic",
+                spec.name,
+                have,
+                spec.partitions,
+            )
         missing = [s for s in plan if s.name not in found]
         if missing:
-            new = [NewTopic(s.name, s.partitions, 1, topic_configs=dict(s.configs))
-                   for s in missing]
+            new = [
+                NewTopic(s.name, s.partitions, 1, topic_configs=dict(s.configs)) for s in missing
+            ]
             try:
                 admin.create_topics(new, raise_errors=False)
             except TopicAlreadyExistsError:

@@ -43,8 +43,7 @@ class Rejection:
     field: str | None = None
 
 
-def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event
-             ) -> Any | Rejection:
+def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event) -> Any | Rejection:
     """The decoded event, or a :class:`Rejection` saying why not."""
     if value is None:
         return Rejection("wire", "record has no value (tombstone)")
@@ -58,8 +57,9 @@ def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event
         return Rejection("internal", f"{type(exc).__name__}: {exc}")
 
 
-def dlq_headers(rejection: Rejection, topic: str, partition: int, offset: int,
-                timestamp: float | None) -> list[tuple[str, bytes]]:
+def dlq_headers(
+    rejection: Rejection, topic: str, partition: int, offset: int, timestamp: float | None
+) -> list[tuple[str, bytes]]:
     headers = [
         (H_KIND, rejection.kind.encode()),
         (H_REASON, rejection.reason.encode()),
@@ -83,15 +83,27 @@ def register(topo: Topology) -> None:
             msg = record.message
             verdict = classify(msg.value, topo.decoder.decode)
             if isinstance(verdict, Rejection):
-                log.warning("to DLQ: %s[%d]@%d %s: %s", msg.topic, msg.partition, msg.offset,
-                            verdict.kind, verdict.reason)
-                await topo.send(topo.dlq, msg.key, msg.value or b"",
-                                headers=dlq_headers(verdict, msg.topic, msg.partition,
-                                                    msg.offset, msg.timestamp))
+                log.warning(
+                    "to DLQ: %s[%d]@%d %s: %s",
+                    msg.topic,
+                    msg.partition,
+                    msg.offset,
+                    verdict.kind,
+                    verdict.reason,
+                )
+                await topo.send(
+                    topo.dlq,
+                    msg.key,
+                    msg.value or b"",
+                    headers=dlq_headers(
+                        verdict, msg.topic, msg.partition, msg.offset, msg.timestamp
+                    ),
+                )
                 continue
             subject = verdict.subject_id
-            await topo.send(topo.valid, subject.encode() if subject is not None else None,
-                            msg.value)
+            await topo.send(
+                topo.valid, subject.encode() if subject is not None else None, msg.value
+            )
             actor = actor_key(verdict)
             if actor is not None:
                 await topo.send(topo.actor_events, actor.encode(), msg.value)

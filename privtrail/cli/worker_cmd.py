@@ -17,27 +17,56 @@ def _local_bootstrap() -> str:
 
 
 @click.command("worker")
-@click.option("--bootstrap", metavar="HOST:PORT[,...]",
-              help="Kafka bootstrap servers (default: $PRIVTRAIL_BOOTSTRAP_SERVERS, else the "
-                   "local stack).")
-@click.option("--partitions", type=click.IntRange(min=1), metavar="N",
-              help="Partitions of every topic and table (default 4). Topics are created up "
-                   "front; existing co-partitioned topics must match.")
-@click.option("--webhook", "webhooks", multiple=True, metavar="URL",
-              help="POST each alert here (repeatable); needs "
-                   "$PRIVTRAIL_WORKER_WEBHOOK_SECRET.")
-@click.option("--web-port", type=click.IntRange(min=0, max=65535), metavar="PORT",
-              help="Port of the worker's web server on 127.0.0.1 (default: a free port).")
-@click.option("--app-id", metavar="ID", help="Consumer group and table prefix "
-              "(default privtrail-worker).")
-@click.option("--policy", "policy_path", type=click.Path(exists=True, dir_okay=False),
-              help="Policy YAML (default: the bundled COLABOX policy).")
-@click.option("--loglevel", "log_level",
-              type=click.Choice(["debug", "info", "warning", "error"]), default=None,
-              help="Log level (default info).")
-def worker(bootstrap: str | None, partitions: int | None, webhooks: tuple[str, ...],
-           web_port: int | None, app_id: str | None, policy_path: str | None,
-           log_level: str | None) -> None:
+@click.option(
+    "--bootstrap",
+    metavar="HOST:PORT[,...]",
+    help="Kafka bootstrap servers (default: $PRIVTRAIL_BOOTSTRAP_SERVERS, else the local stack).",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Partitions of every topic and table (default 4). Topics are created up "
+    "front; existing co-partitioned topics must match.",
+)
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help="POST each alert here (repeatable); needs $PRIVTRAIL_WORKER_WEBHOOK_SECRET.",
+)
+@click.option(
+    "--web-port",
+    type=click.IntRange(min=0, max=65535),
+    metavar="PORT",
+    help="Port of the worker's web server on 127.0.0.1 (default: a free port).",
+)
+@click.option(
+    "--app-id", metavar="ID", help="Consumer group and table prefix (default privtrail-worker)."
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Policy YAML (default: the bundled COLABOX policy).",
+)
+@click.option(
+    "--loglevel",
+    "log_level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Log level (default info).",
+)
+def worker(
+    bootstrap: str | None,
+    partitions: int | None,
+    webhooks: tuple[str, ...],
+    web_port: int | None,
+    app_id: str | None,
+    policy_path: str | None,
+    log_level: str | None,
+) -> None:
     """Run the stream worker until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
     from pathlib import Path
 
@@ -48,18 +77,27 @@ def worker(bootstrap: str | None, partitions: int | None, webhooks: tuple[str, .
     from privtrail.streams.topics import ensure_topics
 
     settings = WorkerSettings.from_env(
-        fallback_bootstrap=_local_bootstrap, bootstrap=bootstrap, app_id=app_id,
-        partitions=partitions, web_port=web_port, log_level=log_level,
-        webhooks=webhooks or None, policy_path=Path(policy_path) if policy_path else None)
+        fallback_bootstrap=_local_bootstrap,
+        bootstrap=bootstrap,
+        app_id=app_id,
+        partitions=partitions,
+        web_port=web_port,
+        log_level=log_level,
+        webhooks=webhooks or None,
+        policy_path=Path(policy_path) if policy_path else None,
+    )
     created = ensure_topics(settings)
     if created:
         click.echo(f"created topics: {', '.join(created)}", err=True)
     topo = build_app(settings)
     click.echo(
         f"worker {settings.app_id}: {settings.bootstrap}, {settings.partitions} partitions, "
-        f"web http://{settings.web_host}:{topo.app.conf.web_port}/", err=True)
-    runner = faust.Worker(topo.app, loglevel=settings.log_level, quiet=True,
-                          workdir=str(settings.data_dir))
+        f"web http://{settings.web_host}:{topo.app.conf.web_port}/",
+        err=True,
+    )
+    runner = faust.Worker(
+        topo.app, loglevel=settings.log_level, quiet=True, workdir=str(settings.data_dir)
+    )
     # Faust's terminal spinner sets the root logger to DEBUG when the level is warning or
     # above, so every debug record of Faust and aiokafka gets built (about a tenth of the
     # worker's time) and escape codes land in log files. No spinner, no DEBUG.

@@ -19,15 +19,26 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _alert(event_id: str, rule: str = "PURPOSE_VIOLATION") -> Alert:
-    return Alert(rule=rule, event_id=event_id, subject_id="ps_dedup_subject",
-                 severity="high", message="use for an undeclared purpose", occurred_at=T0,
-                 policy_version="colabox-v1", actor_id="agent-7",
-                 evidence={"purpose": "marketing"})
+    return Alert(
+        rule=rule,
+        event_id=event_id,
+        subject_id="ps_dedup_subject",
+        severity="high",
+        message="use for an undeclared purpose",
+        occurred_at=T0,
+        policy_version="colabox-v1",
+        actor_id="agent-7",
+        evidence={"purpose": "marketing"},
+    )
 
 
 def _rows(alerts: list[Alert], topic: str, first_offset: int) -> list[list[Any]]:
-    return [alert_row(a, topic=topic, partition=0, offset=first_offset + i, raised_at=T0,
-                      ingested_at=T0) for i, a in enumerate(alerts)]
+    return [
+        alert_row(
+            a, topic=topic, partition=0, offset=first_offset + i, raised_at=T0, ingested_at=T0
+        )
+        for i, a in enumerate(alerts)
+    ]
 
 
 def test_a_re_raised_alert_is_stored_once(ch_admin: Any, ch_writer: Any) -> None:
@@ -43,7 +54,8 @@ def test_a_re_raised_alert_is_stored_once(ch_admin: Any, ch_writer: Any) -> None
     store.insert_alerts(_rows(again, topic, 3), f"{topic}/0/3-5")
     stored = ch_writer.query(
         "SELECT rule, event_id, count() FROM privtrail.alerts WHERE kafka_topic = {t:String} "
-        "GROUP BY rule, event_id ORDER BY event_id, rule", parameters={"t": topic}
+        "GROUP BY rule, event_id ORDER BY event_id, rule",
+        parameters={"t": topic},
     ).result_rows
     assert stored == [
         ("PURPOSE_VIOLATION", f"{run}-e1", 1),

@@ -25,7 +25,6 @@ from typing import Any
 import fastavro
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from privtrail.streams.notify import verify
 
 from privtrail.alerts import Alert
 from privtrail.engine import Engine
@@ -33,6 +32,7 @@ from privtrail.events import parse_event
 from privtrail.policy import default_policy
 from privtrail.scenario import colabox_scenario
 from privtrail.sdk import AuditClient
+from privtrail.streams.notify import verify
 from privtrail.wire import decode_alert, encode_event, event_to_record, fingerprint_of
 from privtrail.wire.codec import EVENT_VERSION, MAGIC
 
@@ -83,8 +83,9 @@ class Names:
 class WorkerProcess:
     """``privtrail worker`` in a subprocess, its output in a log file."""
 
-    def __init__(self, bootstrap: str, names: Names, home: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, bootstrap: str, names: Names, home: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.bootstrap, self.names, self.home = bootstrap, names, home
         self.env = {
             **os.environ,
@@ -105,9 +106,22 @@ class WorkerProcess:
         self.log_path = self.home / f"worker-{self.runs}.log"
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "privtrail.cli.main", "worker", "--bootstrap",
-             self.bootstrap, "--partitions", "4", "--app-id", self.names.app_id],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "privtrail.cli.main",
+                "worker",
+                "--bootstrap",
+                self.bootstrap,
+                "--partitions",
+                "4",
+                "--app-id",
+                self.names.app_id,
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while READY not in self.log():
@@ -141,8 +155,7 @@ class WorkerProcess:
 
 def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record of ``topic`` now, from the beginning of each partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
@@ -173,8 +186,9 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def sdk_client(bootstrap: str, topic: str, spool: Path) -> AuditClient:
-    return AuditClient(bootstrap=bootstrap, service="colabox-replay", topic=topic,
-                       dev_mode=True, spool_dir=spool)
+    return AuditClient(
+        bootstrap=bootstrap, service="colabox-replay", topic=topic, dev_mode=True, spool_dir=spool
+    )
 
 
 def expected_alerts(events: list[Any], now: datetime) -> set[Key]:
@@ -215,19 +229,24 @@ def webhook() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, webhook: str
-           ) -> Iterator[WorkerProcess]:
+def worker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, webhook: str
+) -> Iterator[WorkerProcess]:
     names = Names(letter_tag())
-    proc = WorkerProcess(kafka_bootstrap, names, tmp_path_factory.mktemp("worker-home"),
-                         {"PRIVTRAIL_WORKER_WEBHOOKS": webhook,
-                          "PRIVTRAIL_WORKER_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    proc = WorkerProcess(
+        kafka_bootstrap,
+        names,
+        tmp_path_factory.mktemp("worker-home"),
+        {"PRIVTRAIL_WORKER_WEBHOOKS": webhook, "PRIVTRAIL_WORKER_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    )
     proc.start()
     yield proc
     proc.stop()
 
 
 def test_colabox_scenario_raises_what_check_raises(
-        worker: WorkerProcess, kafka_bootstrap: str, tmp_path: Path) -> None:
+    worker: WorkerProcess, kafka_bootstrap: str, tmp_path: Path
+) -> None:
     # Live, as in production: the scenario's 17 minutes ended a moment ago. (A replay of
     # old history would let the timer judge deadlines before the replayed closing events
     # arrive; see "Late events" in docs/streams.md.)
@@ -247,8 +266,11 @@ def test_colabox_scenario_raises_what_check_raises(
     assert expected == expected_alerts(events, datetime.now(UTC))
 
     def mine() -> set[Key]:
-        return {alert_key(a) for a in read_alerts(kafka_bootstrap, worker.names.alerts)
-                if a.event_id.startswith(prefix)}
+        return {
+            alert_key(a)
+            for a in read_alerts(kafka_bootstrap, worker.names.alerts)
+            if a.event_id.startswith(prefix)
+        }
 
     wait_for(lambda: mine() >= expected, 60, "the scenario's alerts")
     time.sleep(2)  # anything extra would show up by now
@@ -256,14 +278,21 @@ def test_colabox_scenario_raises_what_check_raises(
 
     # notify: every alert reached the webhook once, signed, and was logged.
     def posted() -> dict[str, tuple[dict[str, str], bytes]]:
-        return {h["X-Privtrail-Alert-Id"]: (h, b) for h, b in Hook.received
-                if json.loads(b)["event_id"].startswith(prefix)}
+        return {
+            h["X-Privtrail-Alert-Id"]: (h, b)
+            for h, b in Hook.received
+            if json.loads(b)["event_id"].startswith(prefix)
+        }
 
     wait_for(lambda: len(posted()) == len(expected), 30, "the webhook deliveries")
     for aid, (headers, body) in posted().items():
         assert json.loads(body)["alert_id"] == aid
-        assert verify(WEBHOOK_SECRET.encode(), headers["X-Privtrail-Timestamp"], body,
-                      headers["X-Privtrail-Signature"])
+        assert verify(
+            WEBHOOK_SECRET.encode(),
+            headers["X-Privtrail-Timestamp"],
+            body,
+            headers["X-Privtrail-Signature"],
+        )
         assert f"alert_id={aid}" in worker.log()
 
 
@@ -274,7 +303,8 @@ def _frame(record: dict[str, Any], fingerprint: bytes = EVENT_VERSION.fingerprin
 
 
 def test_bad_records_end_in_the_dlq_with_a_reason(
-        worker: WorkerProcess, kafka_bootstrap: str) -> None:
+    worker: WorkerProcess, kafka_bootstrap: str
+) -> None:
     event = parse_event(colabox_scenario(datetime.now(UTC), prefix="dlq")[1])
     good = encode_event(event)
     unknown = fingerprint_of({"type": "record", "name": "Other", "fields": []})
@@ -292,8 +322,7 @@ def test_bad_records_end_in_the_dlq_with_a_reason(
     producer.close()
 
     def dead() -> dict[bytes, Any]:
-        return {r.key: r for r in read_topic(kafka_bootstrap, worker.names.dlq)
-                if r.key in cases}
+        return {r.key: r for r in read_topic(kafka_bootstrap, worker.names.dlq) if r.key in cases}
 
     wait_for(lambda: len(dead()) == len(cases), 30, "three DLQ records")
     for key, record in dead().items():
@@ -304,28 +333,46 @@ def test_bad_records_end_in_the_dlq_with_a_reason(
         assert reason in headers["privtrail.error.reason"]
         assert headers["privtrail.source.topic"] == worker.names.events
         assert int(headers["privtrail.source.offset"]) >= 0
-    assert dead()[b"dlq-contract"].headers and dict(
-        dead()[b"dlq-contract"].headers)["privtrail.error.field"] == b"subject_id"
+    assert (
+        dead()[b"dlq-contract"].headers
+        and dict(dead()[b"dlq-contract"].headers)["privtrail.error.field"] == b"subject_id"
+    )
     # None of them reached the valid topic.
     valid_keys = {r.key for r in read_topic(kafka_bootstrap, worker.names.valid)}
     assert not valid_keys & set(cases)
 
 
 def test_deadline_fires_from_the_timer_with_no_further_event(
-        worker: WorkerProcess, kafka_bootstrap: str, tmp_path: Path) -> None:
+    worker: WorkerProcess, kafka_bootstrap: str, tmp_path: Path
+) -> None:
     tag = letter_tag(6)
     subject = f"ps_deadline_{tag}"
     # P10D ran out ten minutes ago: past the worker's lateness allowance (60 s) too.
     opened = datetime.now(UTC) - timedelta(days=10, minutes=10)
-    base = {"source": {"service": "support-desk"},
-            "actor": {"kind": "subject", "id": subject}, "subject_id": subject}
+    base = {
+        "source": {"service": "support-desk"},
+        "actor": {"kind": "subject", "id": subject},
+        "subject_id": subject,
+    }
     forms = [
-        {**base, "event_id": f"dl-{tag}-1", "type": "collected", "context": "tech_support",
-         "method": "inquiry_board", "items": ["email"], "purposes": ["user_management"],
-         "occurred_at": (opened - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")},
-        {**base, "event_id": f"dl-{tag}-2", "type": "correction_requested",
-         "request_id": f"corr-{tag}", "items": ["email"],
-         "occurred_at": opened.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        {
+            **base,
+            "event_id": f"dl-{tag}-1",
+            "type": "collected",
+            "context": "tech_support",
+            "method": "inquiry_board",
+            "items": ["email"],
+            "purposes": ["user_management"],
+            "occurred_at": (opened - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        {
+            **base,
+            "event_id": f"dl-{tag}-2",
+            "type": "correction_requested",
+            "request_id": f"corr-{tag}",
+            "items": ["email"],
+            "occurred_at": opened.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
     ]
     with sdk_client(kafka_bootstrap, worker.names.events, tmp_path / "spool") as client:
         for form in forms:
@@ -333,8 +380,11 @@ def test_deadline_fires_from_the_timer_with_no_further_event(
         assert client.flush(10)
 
     def overdue() -> list[Alert]:
-        return [a for a in read_alerts(kafka_bootstrap, worker.names.alerts)
-                if a.rule == "CORRECTION_OVERDUE" and a.subject_id == subject]
+        return [
+            a
+            for a in read_alerts(kafka_bootstrap, worker.names.alerts)
+            if a.rule == "CORRECTION_OVERDUE" and a.subject_id == subject
+        ]
 
     wait_for(lambda: bool(overdue()), 30, "CORRECTION_OVERDUE from the timer")
     alert = overdue()[0]
@@ -342,9 +392,15 @@ def test_deadline_fires_from_the_timer_with_no_further_event(
     assert "deadline timer:" in worker.log()
     # Met late: the correction arrives now. The alert stands, and is not raised again.
     with sdk_client(kafka_bootstrap, worker.names.events, tmp_path / "spool2") as client:
-        client.emit_json({**base, "event_id": f"dl-{tag}-3", "type": "corrected",
-                          "request_id": f"corr-{tag}",
-                          "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        client.emit_json(
+            {
+                **base,
+                "event_id": f"dl-{tag}-3",
+                "type": "corrected",
+                "request_id": f"corr-{tag}",
+                "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
         assert client.flush(10)
     time.sleep(4)  # the event and several timer rounds
     assert len(overdue()) == 1

@@ -44,6 +44,8 @@ def letter_tag_of(n: int) -> str:
         out = chr(ord("a") + r) + out
         if n == 0:
             return out
+
+
 INTRUDER = "agent-9"
 
 
@@ -54,41 +56,84 @@ def workload(tag: str, subjects: int = 100, rounds: int = 12) -> list[dict[str, 
 
     def add(body: dict[str, Any], actor: dict[str, Any]) -> None:
         n = len(forms)
-        forms.append({"event_id": f"rc-{tag}-{letter_tag_of(n)}",
-                      "source": {"service": "support-desk"},
-                      "occurred_at": (t0 + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                      "actor": actor, **body})
+        forms.append(
+            {
+                "event_id": f"rc-{tag}-{letter_tag_of(n)}",
+                "source": {"service": "support-desk"},
+                "occurred_at": (t0 + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "actor": actor,
+                **body,
+            }
+        )
 
     officer = {"kind": "staff", "id": "privacy-officer-1", "role": "privacy_officer"}
     for handler in STAFF:
-        add({"type": "handler_authorized", "handler_id": handler, "role": "support_agent"},
-            officer)
+        add({"type": "handler_authorized", "handler_id": handler, "role": "support_agent"}, officer)
     people = [f"ps_rc_{tag}_{letter_tag_of(i)}" for i in range(subjects)]
     for subject in people:
-        add({"type": "collected", "subject_id": subject, "context": "tech_support",
-             "method": "inquiry_board", "items": ["email", "contact_name"],
-             "purposes": ["user_management"]}, {"kind": "service", "id": "support-desk"})
+        add(
+            {
+                "type": "collected",
+                "subject_id": subject,
+                "context": "tech_support",
+                "method": "inquiry_board",
+                "items": ["email", "contact_name"],
+                "purposes": ["user_management"],
+            },
+            {"kind": "service", "id": "support-desk"},
+        )
     for r in range(rounds):
         for i, subject in enumerate(people):
             staff = {"kind": "staff", "id": STAFF[i % len(STAFF)], "role": "support_agent"}
             step = r % 4
             if step == 0:
-                add({"type": "used", "subject_id": subject, "items": ["email"],
-                     "purpose": "user_management", "operation": "view"}, staff)
+                add(
+                    {
+                        "type": "used",
+                        "subject_id": subject,
+                        "items": ["email"],
+                        "purpose": "user_management",
+                        "operation": "view",
+                    },
+                    staff,
+                )
             elif step == 1:
-                add({"type": "correction_requested", "subject_id": subject,
-                     "request_id": f"corr-{r}-{i}", "items": ["email"]},
-                    {"kind": "subject", "id": subject})
+                add(
+                    {
+                        "type": "correction_requested",
+                        "subject_id": subject,
+                        "request_id": f"corr-{r}-{i}",
+                        "items": ["email"],
+                    },
+                    {"kind": "subject", "id": subject},
+                )
             elif step == 2:
-                who = staff if i % 7 else {"kind": "staff", "id": INTRUDER,
-                                           "role": "support_agent"}
-                add({"type": "used", "subject_id": subject, "items": ["email"],
-                     "purpose": "user_management", "operation": "view"}, who)
+                who = staff if i % 7 else {"kind": "staff", "id": INTRUDER, "role": "support_agent"}
+                add(
+                    {
+                        "type": "used",
+                        "subject_id": subject,
+                        "items": ["email"],
+                        "purpose": "user_management",
+                        "operation": "view",
+                    },
+                    who,
+                )
             else:
-                add({"type": "corrected", "subject_id": subject,
-                     "request_id": f"corr-{r - 2}-{i}"}, staff)
-                add({"type": "used", "subject_id": subject, "items": ["phone"],
-                     "purpose": "user_management", "operation": "view"}, staff)
+                add(
+                    {"type": "corrected", "subject_id": subject, "request_id": f"corr-{r - 2}-{i}"},
+                    staff,
+                )
+                add(
+                    {
+                        "type": "used",
+                        "subject_id": subject,
+                        "items": ["phone"],
+                        "purpose": "user_management",
+                        "operation": "view",
+                    },
+                    staff,
+                )
     return forms
 
 
@@ -106,7 +151,8 @@ def test_workload_depends_on_state() -> None:
 
 
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(
-        kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path) -> None:
+    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
+) -> None:
     tag = letter_tag()
     # The input topic exists already, as in production; the worker checks its layout.
     names = Names(tag, events_topic=kafka_topic_factory(partitions=4, prefix="privacy.events"))
@@ -117,15 +163,16 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(
     try:
         worker.start()
         with sdk_client(kafka_bootstrap, names.events, tmp_path / "spool") as client:
-            for form in forms[:len(STAFF)]:  # authorisations first, as in real life
+            for form in forms[: len(STAFF)]:  # authorisations first, as in real life
                 client.emit_json(form)
             assert client.flush(10)
             time.sleep(1)
-            for form in forms[len(STAFF):half]:
+            for form in forms[len(STAFF) : half]:
                 client.emit_json(form)
             assert client.flush(30)
-            wait_for(lambda: len(read_alerts(kafka_bootstrap, names.alerts)) > 0, 60,
-                     "the first alerts")
+            wait_for(
+                lambda: len(read_alerts(kafka_bootstrap, names.alerts)) > 0, 60, "the first alerts"
+            )
 
             # The rest at a steady rate; the worker dies in the middle of it.
             done = threading.Event()

@@ -15,6 +15,7 @@ import pytest
 
 # chDB comes with the server extra the test venv installs; without it, fail rather than skip.
 from chdb.session import Session
+
 from privtrail.sinks.cluster import (
     ClusterDDLError,
     cluster_ddl,

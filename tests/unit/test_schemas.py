@@ -17,11 +17,11 @@ import avro.schema
 import fastavro
 import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
-from privtrail.schemas import SchemaFile, latest, schema_files, versions
 
 from privtrail.alerts import SEVERITIES
 from privtrail.errors import WireError
 from privtrail.events import EVENT_TYPES, ActorKind, DestructionReason, VerifiedAs, parse_event
+from privtrail.schemas import SchemaFile, latest, schema_files, versions
 from privtrail.wire import SchemaRegistry, SchemaVersion, event_to_record, record_to_event
 from privtrail.wire.codec import EVENT_VERSION, MAGIC, frame, read_record
 from privtrail.wire.records import contract_mismatches

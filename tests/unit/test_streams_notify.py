@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
+from privtrail.alerts import Alert
 from privtrail.streams.notify import (
     H_ALERT_ID,
     H_SIGNATURE,
@@ -20,8 +22,6 @@ from privtrail.streams.notify import (
     sign,
     verify,
 )
-
-from privtrail.alerts import Alert
 
 pytestmark = pytest.mark.unit
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from privtrail.streams.errors import StreamsError, TopicLayoutError
 from privtrail.streams.settings import WorkerSettings
 from privtrail.streams.topics import existing_partitions, topic_plan

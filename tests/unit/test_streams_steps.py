@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from privtrail.streams.actors import ActorStep
-from privtrail.streams.enforce import SubjectStep
-from privtrail.streams.ledger import RECENT, Ledger, LedgerCache
 
 from privtrail.alerts import Alert
 from privtrail.engine import Engine, SubjectState, actor_key, evaluate_stateless
 from privtrail.events import parse_event
 from privtrail.policy import default_policy
 from privtrail.scenario import colabox_scenario
+from privtrail.streams.actors import ActorStep
+from privtrail.streams.enforce import SubjectStep
+from privtrail.streams.ledger import RECENT, Ledger, LedgerCache
 
 pytestmark = pytest.mark.unit
 
@@ -135,9 +135,8 @@ def test_cache_is_bypassed_when_the_table_holds_other_bytes() -> None:
 
 
 def test_event_decoder_returns_what_decode_returns_and_caches() -> None:
-    from privtrail.streams.codecs import EventDecoder
-
     from privtrail.errors import WireError
+    from privtrail.streams.codecs import EventDecoder
     from privtrail.wire import decode_event, encode_event
 
     events = scenario()

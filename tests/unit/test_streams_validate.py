@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import fastavro
 import pytest
+
+from privtrail.events import parse_event
+from privtrail.scenario import colabox_scenario
 from privtrail.streams.deadlines import (
     Clock,
     DueScanner,
@@ -16,9 +19,6 @@ from privtrail.streams.deadlines import (
     tick_value,
 )
 from privtrail.streams.validate import Rejection, classify, dlq_headers
-
-from privtrail.events import parse_event
-from privtrail.scenario import colabox_scenario
 from privtrail.wire import encode_event, event_to_record, fingerprint_of
 from privtrail.wire.codec import EVENT_VERSION, MAGIC
 
