@@ -54,10 +54,38 @@ def db() -> None:
 
 
 @db.command()
-def migrate() -> None:
+@click.option(
+    "--cluster",
+    metavar="NAME",
+    default=None,
+    help="Emit the replicated-cluster variant of the DDL for this cluster.",
+)
+@click.option(
+    "--print",
+    "print_only",
+    is_flag=True,
+    help="Print the statements instead of applying them (required with --cluster).",
+)
+def migrate(cluster: str | None, print_only: bool) -> None:
     """Apply the schema migrations not applied yet (as the ClickHouse admin user)."""
+    from privtrail.sinks.migrate import load_migrations
     from privtrail.sinks.migrate import migrate as run_migrations
 
+    if cluster is not None or print_only:
+        if cluster is None:
+            for m in load_migrations():
+                for statement in m.statements():
+                    click.echo(statement.rstrip().rstrip(";") + ";\n")
+            return
+        if not print_only:
+            raise click.UsageError(
+                "--cluster only prints the cluster DDL (add --print); apply it with "
+                "clickhouse-client on a cluster node"
+            )
+        from privtrail.sinks.cluster import write_cluster_ddl
+
+        write_cluster_ddl(sys.stdout, cluster)
+        return
     applied = run_migrations(connect(SinkSettings.from_env(), "admin"))
     for m in applied:
         click.echo(f"applied {m.version:04d}_{m.name}")
