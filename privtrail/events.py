@@ -37,10 +37,16 @@ _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _PHONE_RUN = re.compile(r"(?<![\w@.\-])\+?\(?\d[\d\s.\-()]{6,}\d(?![\w@])")
 
 
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
 def looks_personal(value: str) -> bool:
     """True when ``value`` looks like a personal value (an e-mail address or a phone number)."""
-    if _EMAIL.search(value):
+    if "@" in value and _EMAIL.search(value):
         return True
+    # Fast path for the common case: too few digits to hold a phone number at all.
+    if len(value) - len(value.translate(_DIGITS)) < 9:
+        return False
     return any(9 <= sum(c.isdigit() for c in m.group()) <= 15 for m in _PHONE_RUN.finditer(value))
 
 

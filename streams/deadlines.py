@@ -101,7 +101,7 @@ def register(topo: Topology) -> None:
     scanner = DueScanner()
     step, subjects = topo.subject_step, topo.subjects
 
-    @topo.app.timer(settings.deadline_interval, name="privtrail.deadline_timer")
+    @topo.app.timer(settings.deadline_interval, name="privtrail.deadline_timer")  # type: ignore[untyped-decorator]
     async def deadline_timer() -> None:
         now = topo.clock.judge_time()
         active = topo.active_partitions(settings.ticks_topic)

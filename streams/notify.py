@@ -219,7 +219,7 @@ def register(topo: Topology) -> None:
         )
         topo.notifier = notifier
 
-        @topo.app.task
+        @topo.app.task  # type: ignore[untyped-decorator]
         async def deliver_webhooks() -> None:
             try:
                 await notifier.run()

@@ -17,15 +17,16 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from privtrail.errors import ContractError
-from privtrail.events import BaseEvent, Source, parse_event
+from privtrail.events import BaseEvent, Source, contract_error, parse_event
 from privtrail.sdk.builder import EventBuilder, OnInvalid, Subject, VocabularyPolicy
 from privtrail.sdk.delivery import Delivery
 from privtrail.sdk.errors import SdkConfigError, SpoolFullError
@@ -59,6 +60,14 @@ def _pseudonymiser(
     if not key_id:
         raise SdkConfigError("pseudonym_key_id", "required together with pseudonym_key")
     return Pseudonymiser(key=raw, key_id=key_id)
+
+
+def _count_into(counter: Any) -> Callable[[int], None]:
+    # not a lambda over self: the spool must not keep the client alive
+    def count(_discarded: int) -> None:
+        counter.inc()
+
+    return count
 
 
 class AuditClient(EventMethods[str]):
@@ -95,8 +104,13 @@ class AuditClient(EventMethods[str]):
         self.service = service
         self.topic = topic
         self.metrics = SdkMetrics(service, registry)
+        try:
+            source = Source(service=service, instance=instance)
+        except ValidationError as exc:
+            err = contract_error(exc)
+            raise SdkConfigError(err.field, err.reason) from exc
         self._builder = EventBuilder(
-            source=Source(service=service, instance=instance),
+            source=source,
             pseudonymiser=_pseudonymiser(pseudonym_key, pseudonym_key_id, dev_mode),
             policy=policy,
             metrics=self.metrics,
@@ -110,7 +124,7 @@ class AuditClient(EventMethods[str]):
             segment_bytes=opts.spool_segment_bytes,
             fsync=opts.spool_fsync,
             fsync_interval=opts.spool_fsync_interval,
-            on_corrupt=lambda _n: self.metrics.failed.inc(),
+            on_corrupt=_count_into(self.metrics.failed),
         )
         config = dict(producer_config or {})
         self._delivery = Delivery(

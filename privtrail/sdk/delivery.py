@@ -157,7 +157,7 @@ class Delivery:
     def close(self, timeout: float = 10.0) -> bool:
         """Stop accepting events, deliver or spool what is held, release the spool.
 
-        Returns True when nothing was left behind in the spool.
+        Returns True when everything was acknowledged (nothing left behind in the spool).
         """
         with self._lock:
             already = self._closing
@@ -183,7 +183,8 @@ class Delivery:
                     time.sleep(_WAIT_PAUSE)  # waiting for acknowledgements or a retry
                 else:
                     self._idle = True
-                    self._wake.wait(_IDLE_WAIT)
+                    if not self._deque:  # an append may have raced the flag: look again
+                        self._wake.wait(_IDLE_WAIT)
                     self._wake.clear()
                     self._idle = False
         except Exception:
@@ -197,7 +198,7 @@ class Delivery:
             self._shutdown()
 
     def _turn(self) -> bool:
-        """One loop turn; True when it made progress (loop again without sleeping)."""
+        """One loop turn; True when it made progress (then the next turn comes soon)."""
         progressed = self._settle()
         if self._producer is None and not self._connect():
             self._divert()
@@ -213,8 +214,10 @@ class Delivery:
             progressed |= step is Step.SENT
             if step is Step.END:
                 progressed |= self._back_to_direct()
-        if self.broker.stalled(len(self._direct) + self._replayer.inflight):
-            self._divert()
+        if self.broker.stalled(len(self._direct) + self._replayer.inflight) or (
+            not self.broker.up and not self._spooling
+        ):
+            self._divert()  # a lost broker means spooling, even before the next event
         self._spool.sync_if_due()
         self._metrics.queue_depth.set(len(self._deque))
         return progressed

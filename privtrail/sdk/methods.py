@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, Literal, TypedDict, TypeVar
-
-from typing_extensions import Unpack
+from typing import Any, Generic, Literal, TypedDict, TypeVar, Unpack
 
 from privtrail.events import Actor
 from privtrail.sdk.builder import Subject

@@ -7,6 +7,9 @@ Typical use::
     data = encode_event(event)      # bytes for Kafka, latest event schema
     same = decode_event(data)       # any released writer schema, resolved by fingerprint
 
+``decode_event_trusted`` skips contract validation: only for ``privacy.events.valid``, whose
+bytes the stream worker has already validated (the sink uses it).
+
 See ``docs/event-contract.md`` for the schemas, the byte layout and how schemas evolve.
 """
 
@@ -18,6 +21,7 @@ from privtrail.wire.codec import (
     REGISTRY,
     decode_alert,
     decode_event,
+    decode_event_trusted,
     encode_alert,
     encode_event,
 )
@@ -29,6 +33,7 @@ from privtrail.wire.records import (
     record_to_event,
 )
 from privtrail.wire.registry import SchemaRegistry, SchemaVersion
+from privtrail.wire.trusted import record_to_event_trusted
 
 __all__ = [
     "ALERT_SCHEMA",
@@ -40,10 +45,12 @@ __all__ = [
     "canonical_form",
     "decode_alert",
     "decode_event",
+    "decode_event_trusted",
     "encode_alert",
     "encode_event",
     "event_to_record",
     "fingerprint_of",
     "record_to_alert",
     "record_to_event",
+    "record_to_event_trusted",
 ]

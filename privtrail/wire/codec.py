@@ -34,6 +34,7 @@ from privtrail.wire.records import (
     record_to_event,
 )
 from privtrail.wire.registry import SchemaRegistry, SchemaVersion
+from privtrail.wire.trusted import record_to_event_trusted
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = 10
@@ -138,6 +139,29 @@ def decode_event(data: bytes) -> Event:
     return record_to_event(read_record(data, "event", EVENT_VERSION))
 
 
+def decode_event_trusted(data: bytes) -> Event:
+    """A typed event from single-object bytes that were ALREADY VALIDATED upstream.
+
+    Only for ``privacy.events.valid``: every record there was decoded with
+    :func:`decode_event` by the stream worker, which forwards the very same bytes only when
+    the event kept the contract. Validating them again in the sink was about half of its CPU
+    time, so this skips pydantic and assembles the models directly (what ``model_construct``
+    does, with each model's field layout worked out once at import).
+
+    Reading is unchanged: the same framing, fingerprint and schema resolution as
+    :func:`decode_event`, and :class:`WireError` for bytes that cannot be read. What is
+    skipped is the contract itself (vocabulary terms, no personal values, lengths, subject
+    presence): bytes that are well-formed Avro but break the contract come back as an event
+    instead of a :class:`ContractError`. So never use it on bytes from anywhere else (the raw
+    ``privacy.events`` topic, a file, a client). See ``privtrail/wire/trusted.py``.
+
+    For valid bytes the result equals ``decode_event(data)``: same fields, same
+    ``to_json()``, same ``canonical_bytes()`` (what the Merkle leaf hashes). The unit tests
+    check this for every event type (``tests/unit/test_wire_trusted.py``).
+    """
+    return record_to_event_trusted(read_record(data, "event", EVENT_VERSION))
+
+
 def encode_alert(alert: Alert) -> bytes:
     """Single-object bytes of an alert, written with the latest alert schema."""
     return _write(ALERT_VERSION, alert_to_record(alert))
@@ -158,6 +182,7 @@ __all__ = [
     "REGISTRY",
     "decode_alert",
     "decode_event",
+    "decode_event_trusted",
     "encode_alert",
     "encode_event",
     "frame",

@@ -58,6 +58,8 @@ class PayloadBranch:
     list_fields: frozenset[str]
     cls: type[BaseEvent] | None
     """The model class; None when ``privtrail.events`` has no such type (a contract drift)."""
+    timestamp_fields: frozenset[str] = frozenset()
+    """Fields with a ``timestamp-*`` logical type (datetimes in the record form)."""
 
 
 def _snake(camel: str) -> str:
@@ -77,8 +79,16 @@ def payload_branches(event_schema: Any) -> tuple[PayloadBranch, ...]:
             for f in record["fields"]
             if isinstance(f["type"], dict) and f["type"].get("type") == "array"
         )
+        stamps = frozenset(
+            str(f["name"])
+            for f in record["fields"]
+            if isinstance(f["type"], dict)
+            and str(f["type"].get("logicalType", "")).startswith("timestamp-")
+        )
         branches.append(
-            PayloadBranch(kind, f"{NAMESPACE}.{short}", fields, lists, EVENT_CLASSES.get(kind))
+            PayloadBranch(
+                kind, f"{NAMESPACE}.{short}", fields, lists, EVENT_CLASSES.get(kind), stamps
+            )
         )
     return tuple(branches)
 

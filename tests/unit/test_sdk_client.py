@@ -433,6 +433,9 @@ def test_constructor_refuses_bad_configuration(tmp_path: Path, broker: FakeBroke
     with pytest.raises(SdkConfigError) as info:
         new_client(tmp_path, CollectorRegistry(), on_invalid="ignore")
     assert info.value.setting == "on_invalid"
+    with pytest.raises(SdkConfigError) as info:
+        new_client(tmp_path, CollectorRegistry(), service="")
+    assert info.value.setting == "service"
     dev = new_client(tmp_path, CollectorRegistry(), pseudonym_key=None, dev_mode=True)
     try:
         assert dev.pseudonym("c") != audit_pseudonym_with_real_key(tmp_path)

@@ -236,3 +236,20 @@ def test_a_crashed_sender_sends_events_to_the_spool_not_to_nowhere(
         assert broker.values() == expected(0, 10)
     finally:
         h2.delivery.close(1)
+
+
+def test_unreachable_broker_is_noticed_before_the_first_event(
+    tmp_path: Path, broker: FakeBroker
+) -> None:
+    broker.down()  # the producer can be created, but metadata never comes
+    h = Harness(tmp_path / "spool", broker)
+    try:
+        wait_for(lambda: h.delivery.spooling and not h.delivery.broker.up)
+        h.submit_range(0, 5)  # straight to the spool: nothing waits in memory
+        assert h.delivery.pending() == 0
+        assert h.metric("privtrail_sdk_events_spooled_total") == 5
+        broker.up()
+        assert h.delivery.flush(5)
+        assert broker.values() == expected(0, 5)
+    finally:
+        h.delivery.close(1)
