@@ -9,7 +9,7 @@ instead, holding exactly the values validation would have produced (aware UTC da
 ``canonical_bytes()``. ``tests/unit/test_wire_trusted.py`` checks that for every event type.
 
 Why not ``model_construct``: it resolves aliases and defaults field by field on every call,
-which cost more than half of what validation did. :class:`_Builder` works out each model's
+which cost more than half of what validation did. :func:`_builder` works out each model's
 field layout once, at import, and then does only what ``model_construct`` ends up doing for
 these models: set ``__dict__`` (fields in declaration order), the fields-set, no extras, no
 private attributes. A model it cannot reproduce that way (aliases, ``extra="allow"``, a
@@ -18,8 +18,9 @@ post-init hook) falls back to ``model_construct``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -31,45 +32,48 @@ M = TypeVar("M", bound=BaseModel)
 _set = object.__setattr__
 
 
-class _Builder(Generic[M]):
-    """Builds instances of one model class from values taken as already valid."""
+def _plain(cls: type[BaseModel]) -> bool:
+    """True when ``model_construct`` amounts to setting four attributes for ``cls``."""
+    return (
+        cls.model_config.get("extra") != "allow"
+        and not cls.__pydantic_post_init__
+        and not cls.__pydantic_root_model__
+        and all(f.alias is None and f.validation_alias is None for f in cls.model_fields.values())
+    )
 
-    __slots__ = ("cls", "names", "plain")
 
-    def __init__(self, cls: type[M]) -> None:
-        self.cls = cls
-        self.names = tuple(cls.model_fields)
-        self.plain = (
-            cls.model_config.get("extra") != "allow"
-            and not cls.__pydantic_post_init__
-            and not cls.__pydantic_root_model__
-            and all(
-                f.alias is None and f.validation_alias is None for f in cls.model_fields.values()
-            )
-        )
+def _builder(cls: type[M]) -> Callable[[dict[str, Any]], M]:
+    """A function building ``cls`` instances from values taken as already valid.
 
-    def __call__(self, values: dict[str, Any]) -> M:
-        """An instance holding ``values[name]`` for every field; other keys are ignored."""
+    It takes ``values[name]`` for every field of ``cls`` (other keys are ignored) and raises
+    :class:`ContractError` for a missing one, which only a schema/model drift can cause.
+    """
+    names = tuple(cls.model_fields)
+    plain = _plain(cls)
+    new = cls.__new__
+
+    def build(values: dict[str, Any]) -> M:
         try:
-            fields = {name: values[name] for name in self.names}
+            fields = {name: values[name] for name in names}
         except KeyError as exc:
-            # Only if the schema and the models drifted apart (see contract_mismatches).
             raise ContractError(str(exc.args[0]), "missing from the record") from exc
-        if not self.plain:
-            return self.cls.model_construct(**fields)
-        model = self.cls.__new__(self.cls)
+        if not plain:
+            return cls.model_construct(**fields)
+        model = new(cls)
         _set(model, "__dict__", fields)
         _set(model, "__pydantic_fields_set__", set(fields))
         _set(model, "__pydantic_extra__", None)
         _set(model, "__pydantic_private__", None)
         return model
 
+    return build
 
-_SOURCE = _Builder(Source)
-_ACTOR = _Builder(Actor)
+
+_SOURCE = _builder(Source)
+_ACTOR = _builder(Actor)
 # Payload branch name -> (event type, event builder, the payload's timestamp fields).
-_BRANCHES: dict[str, tuple[str, _Builder[BaseEvent], frozenset[str]]] = {
-    b.name: (b.event_type, _Builder(b.cls), b.timestamp_fields)
+_BRANCHES: dict[str, tuple[str, Callable[[dict[str, Any]], BaseEvent], frozenset[str]]] = {
+    b.name: (b.event_type, _builder(b.cls), b.timestamp_fields)
     for b in BRANCHES
     if b.cls is not None
 }
