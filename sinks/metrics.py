@@ -36,6 +36,11 @@ class SinkMetrics:
             "Redelivered records skipped because ClickHouse already holds them",
             registry=r,
         )
+        self.duplicates = Counter(
+            "privtrail_sink_duplicate_events",
+            "Re-forwarded copies of an event (same event_id) dropped before they became a leaf",
+            registry=r,
+        )
         self.tree_size = Gauge(
             "privtrail_sink_tree_size", "Leaves in a partition's Merkle tree",
             ["topic", "partition"], registry=r,

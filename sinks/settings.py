@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from privtrail.config import Topics, privtrail_home
 from privtrail.errors import PrivtrailError
+from privtrail.sinks.dedup import DEFAULT_WINDOW
 from privtrail.stack.settings import ClickHouseUsers
 from privtrail.tlog import NoteSigner, NoteVerifier
 
@@ -64,6 +65,8 @@ class SinkSettings:
     metrics_port: int = 0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    dedup_window: int = DEFAULT_WINDOW
+    """Event ids remembered per partition to drop re-forwarded copies (sinks/dedup.py)."""
     crash_point: str = ""
     """Test-harness only: ``after_insert:N`` SIGKILLs the sink after its N-th insert, before
     the offset commit, so the crash-recovery test can hit that moment deterministically."""
@@ -119,6 +122,7 @@ class SinkSettings:
             metrics_port=int(number("PRIVTRAIL_SINK_METRICS_PORT", 0)),
             backoff_initial=number("PRIVTRAIL_SINK_BACKOFF_INITIAL", 0.5),
             backoff_max=number("PRIVTRAIL_SINK_BACKOFF_MAX", 30.0),
+            dedup_window=max(1, int(number("PRIVTRAIL_SINK_DEDUP_WINDOW", DEFAULT_WINDOW))),
             crash_point=e.get("PRIVTRAIL_SINK_CRASH_POINT", ""),
         )
 

@@ -36,6 +36,7 @@ from aiokafka.errors import KafkaError
 from privtrail.errors import PrivtrailError
 from privtrail.sinks.batching import Batch, Batcher
 from privtrail.sinks.checkpointer import Checkpointer
+from privtrail.sinks.dedup import RecentIds
 from privtrail.sinks.metrics import SinkMetrics
 from privtrail.sinks.rows import alert_row, event_row, full_event_row
 from privtrail.sinks.settings import SinkSettings
@@ -69,11 +70,12 @@ def _retryable(exc: BaseException) -> bool:
 class _Partition:
     """What the sink knows about one assigned partition."""
 
-    __slots__ = ("landed", "last_offset", "loaded", "tree")
+    __slots__ = ("landed", "last_offset", "loaded", "recent", "tree")
 
     def __init__(self) -> None:
         self.loaded = False
         self.tree: MerkleTree | None = None  # events partitions only
+        self.recent: RecentIds | None = None  # events partitions only: the dedup window
         self.last_offset: int | None = None  # last offset stored in ClickHouse or buffered
         self.landed = 0  # next offset not yet acknowledged by ClickHouse (for the lag metric)
 
@@ -326,6 +328,13 @@ class Sink:
         if tp.topic == self.settings.topics.valid:
             state = await asyncio.to_thread(self.store.partition_log, tp.topic, tp.partition)
             part.tree, part.last_offset = state.tree, state.last_offset
+            window = self.settings.dedup_window
+            part.recent = RecentIds(
+                window,
+                await asyncio.to_thread(
+                    self.store.recent_event_ids, tp.topic, tp.partition, window
+                ),
+            )
             size = await asyncio.to_thread(
                 self.store.latest_checkpoint_size, tp.topic, tp.partition
             )
@@ -365,6 +374,11 @@ class Sink:
             try:
                 if is_event:
                     row = self._event_row(tp, part, msg, now)
+                    if row is None:
+                        # A re-forwarded copy: not a leaf, but its offset is passed.
+                        self.metrics.duplicates.inc()
+                        part.last_offset = msg.offset
+                        continue
                 else:
                     alert = decode_alert(msg.value)
                     raised = datetime.fromtimestamp(msg.timestamp / 1000, UTC)
@@ -383,15 +397,20 @@ class Sink:
 
     def _event_row(
         self, tp: TopicPartition, part: _Partition, msg: Any, now: datetime
-    ) -> list[Any]:
-        tree = part.tree
-        if tree is None:
+    ) -> list[Any] | None:
+        """The row for one valid event, or ``None`` for a copy of an event already logged."""
+        tree, recent = part.tree, part.recent
+        if tree is None or recent is None:
             raise SinkError(f"{tp.topic}[{tp.partition}] has no Merkle tree loaded")
         # The stream worker forwards to this topic only the bytes decode_event accepted, so
         # validating again is wasted work (it was about half the sink's CPU). The trusted
         # decode still checks the framing and the Avro body, and yields the same canonical
         # bytes as decode_event for every valid event (tests/unit/test_wire_trusted.py).
-        row = event_row(decode_event_trusted(msg.value))
+        event = decode_event_trusted(msg.value)
+        if event.event_id in recent:
+            return None
+        recent.add(event.event_id)
+        row = event_row(event)
         digest = leaf_hash(row.canonical)
         index = tree.append(digest)
         topic: str = tp.topic

@@ -108,6 +108,16 @@ class HistoryStore:
         compact.extend(chunk)
         return PartitionLog(compact.to_tree(), int(last))
 
+    def recent_event_ids(self, topic: str, partition: int, limit: int) -> list[str]:
+        """Ids of the partition's last ``limit`` leaves, oldest first (seeds the dedup window)."""
+        rows = self.client.query(
+            f"SELECT event_id FROM {EVENTS} "
+            "WHERE log_topic = {t:String} AND log_partition = {p:UInt32} "
+            "ORDER BY leaf_index DESC LIMIT {n:UInt64}",
+            parameters={"t": topic, "p": partition, "n": limit},
+        ).result_rows
+        return [r[0] for r in reversed(rows)]
+
     def last_alert_offset(self, topic: str, partition: int) -> int | None:
         count, last = self.client.query(
             f"SELECT count(), max(kafka_offset) FROM {ALERTS} "
