@@ -9,8 +9,8 @@ from typing import Any
 import avro.schema
 import fastavro.schema
 import pytest
-from privtrail.schemas import schema_files
 
+from privtrail.schemas import schema_files
 from privtrail.wire import ALERT_SCHEMA, EVENT_SCHEMA, canonical_form, fingerprint_of
 from privtrail.wire.fingerprint import rabin64
 
