@@ -14,7 +14,7 @@ from privtrail.engine import ActorEngine, ActorState
 from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
 from privtrail.streams.enforce import send_alerts
-from privtrail.streams.ledger import LedgerCache, StepResult
+from privtrail.streams.ledger import LedgerStep
 
 if TYPE_CHECKING:
     from privtrail.streams.app import Topology
@@ -22,25 +22,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class ActorStep:
+class ActorStep(LedgerStep[ActorState]):
     """Apply one event to one actor's ledger (table value bytes)."""
 
     def __init__(self, policy: Policy) -> None:
-        self.engine = ActorEngine(policy)
-        self.cache: LedgerCache[ActorState] = LedgerCache(
-            ActorState.from_dict, lambda a: ActorState(actor_id=a)
+        super().__init__(
+            ActorEngine(policy), ActorState.from_dict, lambda a: ActorState(actor_id=a)
         )
-
-    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
-        ledger = self.cache.get(key, raw)
-        again = ledger.replay(event.event_id)
-        if again is not None:
-            return StepResult(raw or ledger.to_bytes(), again, replayed=True)
-        alerts = self.engine.process(ledger.state, event)
-        ledger.remember(event.event_id, alerts)
-        value = ledger.to_bytes()
-        self.cache.put(key, value, ledger)
-        return StepResult(value, alerts, replayed=False)
 
 
 def register(topo: Topology) -> None:

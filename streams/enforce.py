@@ -15,7 +15,7 @@ from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
 from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
-from privtrail.streams.ledger import LedgerCache, StepResult
+from privtrail.streams.ledger import LedgerStep, StepResult
 from privtrail.wire import encode_alert
 
 if TYPE_CHECKING:
@@ -24,25 +24,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class SubjectStep:
+class SubjectStep(LedgerStep[SubjectState]):
     """Apply events and deadline ticks to one subject's ledger (table value bytes)."""
 
-    def __init__(self, policy: Policy) -> None:
-        self.engine = SubjectEngine(policy)
-        self.cache: LedgerCache[SubjectState] = LedgerCache(
-            SubjectState.from_dict, lambda s: SubjectState(subject_id=s)
-        )
+    engine: SubjectEngine
 
-    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
-        ledger = self.cache.get(key, raw)
-        again = ledger.replay(event.event_id)
-        if again is not None:
-            return StepResult(raw or ledger.to_bytes(), again, replayed=True)
-        alerts = self.engine.process(ledger.state, event)
-        ledger.remember(event.event_id, alerts)
-        value = ledger.to_bytes()
-        self.cache.put(key, value, ledger)
-        return StepResult(value, alerts, replayed=False)
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(
+            SubjectEngine(policy), SubjectState.from_dict, lambda s: SubjectState(subject_id=s)
+        )
 
     def on_tick(self, key: bytes, raw: bytes, tick_id: str, now: datetime) -> StepResult:
         """Fire what is due at ``now``; ``tick_id`` makes a replayed tick harmless."""

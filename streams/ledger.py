@@ -106,3 +106,34 @@ class LedgerCache(Generic[S]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+S_in = TypeVar("S_in", bound=_State, contravariant=True)
+
+
+class _Engine(Protocol[S_in]):
+    def process(self, state: S_in, event: Any) -> list[Alert]: ...
+
+
+class LedgerStep(Generic[S]):
+    """Apply one event to the ledger held under ``key`` (table value bytes), once.
+
+    The subject and the actor agents differ only in their engine and state type.
+    """
+
+    def __init__(
+        self, engine: _Engine[S], load: Callable[[dict[str, Any]], S], new: Callable[[str], S]
+    ) -> None:
+        self.engine = engine
+        self.cache: LedgerCache[S] = LedgerCache(load, new)
+
+    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
+        ledger = self.cache.get(key, raw)
+        again = ledger.replay(event.event_id)
+        if again is not None:
+            return StepResult(raw or ledger.to_bytes(), again, replayed=True)
+        alerts = self.engine.process(ledger.state, event)
+        ledger.remember(event.event_id, alerts)
+        value = ledger.to_bytes()
+        self.cache.put(key, value, ledger)
+        return StepResult(value, alerts, replayed=False)
