@@ -8,6 +8,7 @@ run as child processes for the length of the demo; the stack must already be up.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -103,7 +104,8 @@ def demo(timeout: float) -> None:
     from privtrail.streams.settings import WorkerSettings
     from privtrail.streams.topics import ensure_topics
 
-    console = Console()
+    # Wide enough for the tables even when the output is piped (rich then assumes 80).
+    console = Console(width=max(shutil.get_terminal_size((140, 40)).columns, 120))
     status = Stack.from_env().status()
     if not status.up:
         raise StackError("the local stack is not running; start it with `privtrail stack up`")
@@ -150,18 +152,25 @@ def demo(timeout: float) -> None:
     finally:
         _stop(children)
 
+    labels = dict(
+        zip(scenario_subjects(prefix), ("subject A", "subject B", "subject C"), strict=True)
+    )
     table = Table(title=f"Alerts raised by the worker, read back from ClickHouse ({len(rows)})")
-    for col in ("rule", "event", "severity", "subject", "actor", "message"):
+    for col in ("rule", "event", "subject", "actor", "message"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(
-            r["rule"], r["event_id"], r["severity"], r["subject_id"], r["actor_id"], r["message"]
+            r["rule"],
+            r["event_id"].removeprefix(prefix),
+            labels.get(r["subject_id"], r["subject_id"] or "-"),
+            r["actor_id"],
+            r["message"],
         )
     console.print(table)
 
     subject = scenario_subjects(prefix)[1]
     timeline = run_query(investigator, "subject_timeline", {"subject": subject})
-    t = Table(title=f"Timeline of subject {subject} (query subject_timeline)")
+    t = Table(title=f"Timeline of subject B ({subject}), query subject_timeline")
     for col in (
         "occurred_at",
         "event",
@@ -175,13 +184,17 @@ def demo(timeout: float) -> None:
         t.add_column(col, overflow="fold")
     for row in timeline.dicts():
         t.add_row(
-            str(row["occurred_at"])[:19],
-            row["event_id"],
+            f"{row['occurred_at']:%H:%M:%S}",
+            row["event_id"].removeprefix(prefix),
             row["type"],
-            row["actor_id"],
-            ",".join(row["items"]),
-            ",".join(row["purposes"]),
+            labels.get(row["actor_id"], row["actor_id"]),
+            ", ".join(row["items"]),
+            ", ".join(row["purposes"]),
             row["recipient"],
-            ",".join(row["alerts"] or []),
+            ", ".join(row["alerts"] or []),
         )
     console.print(t)
+    console.print(
+        f"Investigate further: privtrail query --list; privtrail report access "
+        f"--subject {subject}; privtrail verify"
+    )
