@@ -12,7 +12,6 @@ import base64
 import importlib.util
 import os
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from string import Template
 from privtrail.errors import StackError
 from privtrail.stack.ports import HOST, require_free
 from privtrail.stack.process import ManagedProcess, PidFile
+from privtrail.stack.server import ManagedServer
 from privtrail.stack.settings import CLICKHOUSE_DATABASE, ClickHouseUser, ClickHouseUsers
 
 START_TIMEOUT = 60.0
@@ -85,8 +85,13 @@ def http_query(http_url: str, user: ClickHouseUser, sql: str, timeout: float = 3
         raise StackError(f"ClickHouse at {http_url} is not answering: {exc}") from exc
 
 
-class ClickHouseServer:
+class ClickHouseServer(ManagedServer):
     """Start, stop and probe the local ClickHouse. Data stays on disk across stop/start."""
+
+    name = "ClickHouse"
+    start_timeout = START_TIMEOUT
+    probe_timeout = 1.0
+    poll_interval = 0.05
 
     def __init__(
         self, *, home: Path, http_port: int, tcp_port: int, users: ClickHouseUsers | None = None
@@ -118,22 +123,6 @@ class ClickHouseServer:
             users_xml=users_xml_path(),
         )
 
-    def pid(self) -> int | None:
-        return self.process.pid()
-
-    def is_running(self) -> bool:
-        return self.pid() is not None
-
-    def is_ready(self, timeout: float = 1.0) -> bool:
-        return self.is_running() and ping(self.http_url, timeout)
-
-    def start(self, *, wait: bool = True, timeout: float = START_TIMEOUT) -> None:
-        """Start the server unless ours already runs; with ``wait``, return once /ping answers."""
-        if self.pid() is None:
-            self._launch()
-        if wait:
-            self.wait_ready(timeout)
-
     def _launch(self) -> None:
         ports = {"clickhouse_http": self.http_port, "clickhouse_tcp": self.tcp_port}
         require_free(ports, "ClickHouse", grace=3.0)
@@ -157,22 +146,17 @@ class ClickHouseServer:
         env = {**os.environ, **self.users.as_env()}
         self.process.spawn(argv, cwd=self.root, log_path=self.out_file, env=env)
 
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.pid() is None:
-                raise StackError(
-                    f"ClickHouse exited while starting; see {self.out_file}"
-                    f"{_last_error(self.out_file)}"
-                )
-            if ping(self.http_url, timeout=1.0):
-                return
-            if time.monotonic() >= deadline:
-                raise StackError(
-                    f"ClickHouse did not answer {self.http_url}/ping within {timeout:.0f} s; "
-                    f"see {self.out_file} and {self.error_log_file}"
-                )
-            time.sleep(0.05)
+    def _answers(self, timeout: float) -> bool:
+        return ping(self.http_url, timeout=min(timeout, 1.0))
+
+    def _exited_hint(self) -> str:
+        return f"see {self.out_file}{_last_error(self.out_file)}"
+
+    def _silent_hint(self, timeout: float) -> str:
+        return (
+            f"ClickHouse did not answer {self.http_url}/ping within {timeout:.0f} s; "
+            f"see {self.out_file} and {self.error_log_file}"
+        )
 
     def ensure_database(self, name: str = CLICKHOUSE_DATABASE) -> None:
         """``CREATE DATABASE IF NOT EXISTS`` as admin (tables are the migrations' business)."""

@@ -12,7 +12,6 @@ import base64
 import logging
 import os
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +24,7 @@ from privtrail.stack import kafka_jars, settings
 from privtrail.stack.java import JavaRuntime, archive_flags, find_java, publish_archive
 from privtrail.stack.ports import HOST, port_answers, require_free
 from privtrail.stack.process import ManagedProcess, PidFile
+from privtrail.stack.server import ManagedServer
 
 START_TIMEOUT = 120.0  # a cold JVM on a busy 2-core machine can take a while
 STOP_TIMEOUT = 60.0
@@ -102,8 +102,13 @@ def _probe(admin_class: Any, bootstrap: str, ms: int) -> bool:
         admin.close()
 
 
-class KafkaServer:
+class KafkaServer(ManagedServer):
     """Start, stop and probe the local broker. Data stays on disk across stop/start."""
+
+    name = "Kafka"
+    start_timeout = START_TIMEOUT
+    probe_timeout = 3.0
+    poll_interval = 0.2
 
     def __init__(self, *, home: Path, cache: Path, port: int, controller_port: int) -> None:
         self.home = home
@@ -129,22 +134,6 @@ class KafkaServer:
         return KafkaConfig(
             port=self.port, controller_port=self.controller_port, data_dir=self.data_dir
         )
-
-    def pid(self) -> int | None:
-        return self.process.pid()
-
-    def is_running(self) -> bool:
-        return self.pid() is not None
-
-    def is_ready(self, timeout: float = 3.0) -> bool:
-        return self.is_running() and metadata_answers(self.bootstrap, timeout)
-
-    def start(self, *, wait: bool = True, timeout: float = START_TIMEOUT) -> None:
-        """Start the broker unless ours already runs; with ``wait``, return once it answers."""
-        if self.pid() is None:
-            self._launch()
-        if wait:
-            self.wait_ready(timeout)
 
     def _launch(self) -> None:
         ports = {"kafka": self.port, "kafka_controller": self.controller_port}
@@ -197,24 +186,17 @@ class KafkaServer:
             last = output[-1] if output else "no output"
             raise StackError(f"formatting Kafka storage in {self.data_dir} failed: {last}")
 
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            pid = self.pid()
-            if pid is None:
-                raise StackError(
-                    f"Kafka exited while starting; see {self.log_file} and {self.out_file}"
-                    f"{_last_line(self.out_file)}"
-                )
-            remaining = deadline - time.monotonic()
-            if metadata_answers(self.bootstrap, timeout=max(1.0, min(5.0, remaining))):
-                return
-            if time.monotonic() >= deadline:
-                raise StackError(
-                    f"Kafka did not answer a metadata request on {self.bootstrap} within "
-                    f"{timeout:.0f} s; see {self.log_file}"
-                )
-            time.sleep(0.2)
+    def _answers(self, timeout: float) -> bool:
+        return metadata_answers(self.bootstrap, timeout=timeout)
+
+    def _exited_hint(self) -> str:
+        return f"see {self.log_file} and {self.out_file}{_last_line(self.out_file)}"
+
+    def _silent_hint(self, timeout: float) -> str:
+        return (
+            f"Kafka did not answer a metadata request on {self.bootstrap} within "
+            f"{timeout:.0f} s; see {self.log_file}"
+        )
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Controlled shutdown (SIGTERM); False when it was not running."""
