@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from privtrail.sinks.migrate import migrate
-from privtrail.sinks.rows import EVENT_COLUMNS, event_row, full_event_row
+from privtrail.sinks.rows import EVENT_COLUMNS, fresh_log_rows
 from privtrail.sinks.samples import sample_events
 from privtrail.sinks.settings import SinkSettings, connect, load_verifiers
 from privtrail.sinks.testing import encoded_events, produce, running_sink, settings_for, wait_for
 from privtrail.sinks.verify import verify_history
-from privtrail.tlog import leaf_hash
 
 TEN_MILLION = 10_000_000
 
@@ -76,20 +75,7 @@ def bench_throughput(
     sink_rate = (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
 
     # Baseline: the same rows (already built), bare clickhouse-connect inserts, same batch size.
-    rows = []
-    for i, e in enumerate(events):
-        r = event_row(e)
-        rows.append(
-            full_event_row(
-                r,
-                topic=f"bench-bare-{tag}",
-                partition=0,
-                leaf_index=i,
-                leaf_hash=leaf_hash(r.canonical),
-                offset=i,
-                ingested_at=e.occurred_at,
-            )  # fmt: skip
-        )
+    rows = fresh_log_rows(events, topic=f"bench-bare-{tag}")
     t = time.perf_counter()
     for start in range(0, len(rows), 50_000):
         # Column-oriented, like the sink's own inserts, but no Kafka, decoding or hashing.
@@ -155,20 +141,7 @@ def bench_freshness(
     latencies = sorted(seen[e] - sent[e] for e in sent if e in seen and e != events[0].event_id)
 
     # Baseline: one bare insert of a small batch, then the query that makes it visible.
-    rows = []
-    for i, e in enumerate(sample_events(100, prefix=f"fb{tag}")):
-        r = event_row(e)
-        rows.append(
-            full_event_row(
-                r,
-                topic=f"bench-fresh-bare-{tag}",
-                partition=0,
-                leaf_index=i,
-                leaf_hash=leaf_hash(r.canonical),
-                offset=i,
-                ingested_at=e.occurred_at,
-            )  # fmt: skip
-        )
+    rows = fresh_log_rows(sample_events(100, prefix=f"fb{tag}"), topic=f"bench-fresh-bare-{tag}")
     rounds = []
     for n in range(20):
         t = time.perf_counter()

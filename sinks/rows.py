@@ -9,13 +9,14 @@ the server that the typed columns still agree with ``event_json`` (see
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from privtrail.alerts import Alert
 from privtrail.events import BaseEvent, canonical_json
+from privtrail.tlog import leaf_hash
 
 Kind = Literal["str", "array", "ts", "nullable_ts", "nullable_bool"]
 
@@ -200,6 +201,35 @@ def full_event_row(
         offset,
         ingested_at,
     ]
+
+
+def fresh_log_rows(
+    events: Iterable[BaseEvent],
+    *,
+    topic: str,
+    partition: int = 0,
+    ingested_at: datetime | None = None,
+) -> list[list[Any]]:
+    """Stored rows of ``events`` as a new log of their own: leaf ``i`` at offset ``i``.
+
+    For fixtures, baselines and tests that write history without the sink. ``ingested_at``
+    defaults to each event's ``occurred_at``.
+    """
+    rows = []
+    for i, event in enumerate(events):
+        row = event_row(event)
+        rows.append(
+            full_event_row(
+                row,
+                topic=topic,
+                partition=partition,
+                leaf_index=i,
+                leaf_hash=leaf_hash(row.canonical),
+                offset=i,
+                ingested_at=event.occurred_at if ingested_at is None else ingested_at,
+            )
+        )
+    return rows
 
 
 def alert_row(

@@ -115,25 +115,11 @@ def raw_clickhouse_insert(
     The rows (typed values, canonical JSON, leaf hashes) are built before the clock starts:
     this is what ClickHouse itself takes, the sink's own work excluded.
     """
-    from privtrail.sinks.rows import EVENT_COLUMNS, event_row, full_event_row
-    from privtrail.tlog import leaf_hash
+    from privtrail.sinks.rows import EVENT_COLUMNS, fresh_log_rows
 
     table = f"privtrail.bench_scratch_{run}"
     now = datetime.now(UTC)
-    rows = []
-    for i, event in enumerate(events):
-        r = event_row(event)
-        rows.append(
-            full_event_row(
-                r,
-                topic=f"{run}-bare",
-                partition=0,
-                leaf_index=i,
-                leaf_hash=leaf_hash(r.canonical),
-                offset=i,
-                ingested_at=now,
-            )
-        )
+    rows = fresh_log_rows(events, topic=f"{run}-bare", ingested_at=now)
     admin.command(f"CREATE TABLE {table} AS privtrail.events")
     try:
         started = time.perf_counter()

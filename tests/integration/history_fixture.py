@@ -28,10 +28,9 @@ from privtrail.sinks.rows import (
     ALERT_COLUMNS,
     EVENT_COLUMNS,
     alert_row,
-    event_row,
-    full_event_row,
+    fresh_log_rows,
 )
-from privtrail.tlog import Checkpoint, MerkleTree, NoteSigner, leaf_hash, sign_checkpoint
+from privtrail.tlog import Checkpoint, MerkleTree, NoteSigner, sign_checkpoint
 
 START = datetime(2019, 3, 4, 0, 30, tzinfo=UTC)  # Monday 09:30 KST
 AS_OF = START + timedelta(days=15)  # acc-2 one day overdue, corr-2 notice overdue
@@ -40,6 +39,7 @@ PERIOD_TO = datetime(2019, 4, 1, tzinfo=UTC)
 TOPIC = "privtrail.test.investigations"
 ORIGIN = "privtrail.test/investigations/0"
 POLICY_VERSION = "2020-08-26"
+_LEAF_HASH = EVENT_COLUMNS.index("leaf_hash")
 # A throwaway key for this test log only (not a secret: it signs nothing real). Fixed, so a
 # second load into the same server finds the same checkpoint.
 SIGNER_KEY = "PRIVATE+KEY+privtrail.test+ea707021+AYtZAXplM3qLXKSeNOoUXBBXxDnisxQUftw3Bn72v1of"
@@ -364,8 +364,9 @@ def load_history(admin: Any, writer: Any) -> LoadedHistory:
     migrate(admin)
     events = colabox_history()
     alerts = scripted_alerts(events)
-    rows = [event_row(parse_event(doc)) for doc in events]
-    hashes = [leaf_hash(r.canonical) for r in rows]
+    loaded_at = START + timedelta(days=30)
+    rows = fresh_log_rows((parse_event(doc) for doc in events), topic=TOPIC, ingested_at=loaded_at)
+    hashes = [row[_LEAF_HASH] for row in rows]
     signer = NoteSigner.from_key_string(SIGNER_KEY)
     tree = MerkleTree.from_leaf_hashes(hashes)
     checkpoint = Checkpoint(ORIGIN, tree.size, tree.root())
@@ -373,23 +374,7 @@ def load_history(admin: Any, writer: Any) -> LoadedHistory:
     result = LoadedHistory(events, alerts, hashes, note, VERIFIER_KEY)
     if _already_loaded(writer):
         return result
-    loaded_at = START + timedelta(days=30)
-    writer.insert(
-        "privtrail.events",
-        [
-            full_event_row(
-                r,
-                topic=TOPIC,
-                partition=0,
-                leaf_index=i,
-                leaf_hash=h,
-                offset=i,
-                ingested_at=loaded_at,
-            )
-            for i, (r, h) in enumerate(zip(rows, hashes, strict=True))
-        ],
-        column_names=list(EVENT_COLUMNS),
-    )
+    writer.insert("privtrail.events", rows, column_names=list(EVENT_COLUMNS))
     writer.insert(
         "privtrail.alerts",
         [

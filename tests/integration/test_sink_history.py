@@ -16,7 +16,7 @@ import pytest
 from privtrail.alerts import Alert
 from privtrail.cli.main import main
 from privtrail.sinks.migrate import load_migrations, migrate
-from privtrail.sinks.rows import EVENT_COLUMNS, event_row, full_event_row
+from privtrail.sinks.rows import EVENT_COLUMNS, event_row, fresh_log_rows, full_event_row
 from privtrail.sinks.samples import sample_events
 from privtrail.sinks.settings import SinkSettings, load_verifiers
 from privtrail.sinks.store import HistoryStore
@@ -158,20 +158,7 @@ def test_same_dedup_token_twice_inserts_once(schema: None, ch_writer: Any) -> No
 
     topic = f"sink-dedup-{uuid.uuid4().hex[:8]}"
     store = HistoryStore(ch_writer)
-    rows = []
-    for i, event in enumerate(sample_events(5, prefix="dedup")):
-        r = event_row(event)
-        rows.append(
-            full_event_row(
-                r,
-                topic=topic,
-                partition=0,
-                leaf_index=i,
-                leaf_hash=leaf_hash(r.canonical),
-                offset=i,
-                ingested_at=event.occurred_at,
-            )  # fmt: skip
-        )
+    rows = fresh_log_rows(sample_events(5, prefix="dedup"), topic=topic)
     count = "SELECT count() FROM privtrail.events WHERE log_topic={t:String}"
     store.insert_events(rows, f"{topic}/0/0-4")
     assert _count(ch_writer, count, t=topic) == 5
