@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fixtures.evfactory import Factory, at, rules_of
-
-from privtrail.engine import Engine
-from privtrail.policy import default_policy
+from fixtures.evfactory import Factory, at, rules_of, run
 
 pytestmark = pytest.mark.unit
 
 STAFF = ("staff", "agent-7")
-
-
-@pytest.fixture
-def ev() -> Factory:
-    return Factory()
-
-
-def run(*events: object) -> list:
-    engine = Engine(default_policy())
-    out = []
-    for e in events:
-        out.extend(engine.process(e))
-    return out
 
 
 def auth(ev: Factory, when: float, kind: str = "handler_authorized"):

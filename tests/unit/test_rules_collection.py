@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from fixtures.evfactory import Factory, rules_of
-
-from privtrail.engine import Engine
-from privtrail.policy import default_policy
+from fixtures.evfactory import Factory, rules_of, run
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def ev() -> Factory:
-    return Factory()
-
-
-def run(*events: object) -> list:
-    engine = Engine(default_policy())
-    out = []
-    for e in events:
-        out.extend(engine.process(e))
-    return out
 
 
 def test_unknown_terms_one_alert_listing_all(ev: Factory) -> None:

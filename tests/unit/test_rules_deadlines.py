@@ -5,27 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from fixtures.evfactory import Factory, at, rules_of
+from fixtures.evfactory import Factory, at, rules_of, run
 
 from privtrail.engine import Engine
 from privtrail.policy import default_policy
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def ev() -> Factory:
-    return Factory()
-
-
-def run(*events: object, until: datetime | None = None) -> list:
-    engine = Engine(default_policy())
-    out = []
-    for e in events:
-        out.extend(engine.process(e))
-    if until is not None:
-        out.extend(engine.advance(until))
-    return out
 
 
 def req(ev: Factory, when: float, rid: str = "req-1"):

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fixtures.evfactory import Factory, at, rules_of
+from fixtures.evfactory import Factory, at, rules_of, run
 
-from privtrail.engine import Engine, evaluate_stateless
+from privtrail.engine import evaluate_stateless
 from privtrail.policy import default_policy
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def ev() -> Factory:
-    return Factory()
-
-
-def run(*events: object) -> list:
-    engine = Engine(default_policy())
-    out = []
-    for e in events:
-        out.extend(engine.process(e))
-    return out
 
 
 def test_third_party_on_consent_without_consent(ev: Factory) -> None:
