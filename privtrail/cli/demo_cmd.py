@@ -112,10 +112,7 @@ def demo(timeout: float) -> None:
     env = dict(os.environ)
     env.setdefault("PRIVTRAIL_BOOTSTRAP_SERVERS", status.kafka_bootstrap)
     env.setdefault("PRIVTRAIL_CLICKHOUSE_URL", status.clickhouse_http)
-    os.environ.update(
-        {k: env[k] for k in ("PRIVTRAIL_BOOTSTRAP_SERVERS", "PRIVTRAIL_CLICKHOUSE_URL")}
-    )
-    settings = SinkSettings.from_env()
+    settings = SinkSettings.from_env(env)
     for m in migrate(connect(settings, "admin")):
         console.print(f"applied migration {m.version:04d}_{m.name}")
     # Topics up front, with the worker's partition counts, before the SDK's first send
