@@ -9,7 +9,10 @@ home) and stops it at the end. It reports, for one process:
   for ``audit.used(...)`` (validation + pseudonym + encoding + enqueue), against the bare
   ``producer.send(topic, value, key)`` of pre-encoded bytes;
 * sustained events/s into the broker, from the first call until ``flush()`` returns, for both;
-* process CPU time per event (all threads): steadier than wall-clock rates on a busy machine.
+* process CPU time per event (all threads): steadier than wall-clock rates on a busy machine;
+* the caller thread's voluntary context switches per 1,000 events (Linux): each one is the
+  caller waiting for the GIL while the sender or kafka-python's I/O thread runs, which is
+  what makes up the caller's p99. Unlike the p99 it hardly depends on the machine's load.
 
 Ratios (SDK / bare) are measured in the same run, so they mean something on a shared machine.
 Not a test: nothing here passes or fails. Targets: caller median/p99 < 50 us, >= 20,000/s.
@@ -59,6 +62,18 @@ def new_topic(admin: Any) -> str:
     return name
 
 
+def gil_waits() -> int:
+    """Voluntary context switches of the calling thread so far (0 where /proc is missing)."""
+    try:
+        with open("/proc/thread-self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -66,7 +81,7 @@ def pct(values: list[float], q: float) -> float:
 
 def run_sdk(
     bootstrap: str, topic: str, number: int, spool: Path
-) -> tuple[list[float], float, float, list[tuple[Any, Any]]]:
+) -> tuple[Result, list[tuple[Any, Any]]]:
     """Per-call microseconds and events/s; also returns the (key, value) bytes it sent."""
     audit = AuditClient(
         bootstrap=bootstrap,
@@ -82,6 +97,7 @@ def run_sdk(
     assert audit.flush(30)
     costs: list[float] = []
     clock = time.perf_counter_ns
+    waits0 = gil_waits()
     cpu0 = time.process_time()
     started = time.perf_counter()
     for n in range(number):
@@ -94,6 +110,7 @@ def run_sdk(
             actor=actor,
         )
         costs.append((clock() - t0) / 1000)
+    waits = (gil_waits() - waits0) / number * 1000
     flushed = audit.flush(300)
     elapsed = time.perf_counter() - started
     cpu = (time.process_time() - cpu0) / number * 1e6
@@ -116,10 +133,11 @@ def run_sdk(
         )
         for n in range(number)
     ]
-    return costs, number / elapsed, cpu, sample
+    return (costs, number / elapsed, cpu, waits), sample
 
 
-Result = tuple[list[float], float, float]  # per-call us, events/s, process CPU us per event
+Result = tuple[list[float], float, float, float]
+"""Per-call us, events/s, process CPU us per event, caller GIL waits per 1,000 events."""
 
 
 def run_bare(bootstrap: str, topic: str, records: list[tuple[Any, Any]]) -> Result:
@@ -127,32 +145,36 @@ def run_bare(bootstrap: str, topic: str, records: list[tuple[Any, Any]]) -> Resu
     producer.send(topic, value=records[0][1], key=records[0][0]).get(timeout=30)
     costs: list[float] = []
     clock = time.perf_counter_ns
+    waits0 = gil_waits()
     cpu0 = time.process_time()
     started = time.perf_counter()
     for key, value in records:
         t0 = clock()
         producer.send(topic, value=value, key=key)
         costs.append((clock() - t0) / 1000)
+    waits = (gil_waits() - waits0) / len(records) * 1000
     producer.flush(timeout=300)
     elapsed = time.perf_counter() - started
     cpu = (time.process_time() - cpu0) / len(records) * 1e6
     producer.close()
-    return costs, len(records) / elapsed, cpu
+    return costs, len(records) / elapsed, cpu, waits
 
 
 def report(number: int, sdk: Result, bare: Result) -> None:
-    (sdk_costs, sdk_rate, sdk_cpu), (bare_costs, bare_rate, bare_cpu) = sdk, bare
+    (sdk_costs, sdk_rate, sdk_cpu, sdk_waits) = sdk
+    (bare_costs, bare_rate, bare_cpu, bare_waits) = bare
     rows = [
         ("caller median (us)", statistics.median(sdk_costs), statistics.median(bare_costs)),
         ("caller p99 (us)", pct(sdk_costs, 0.99), pct(bare_costs, 0.99)),
         ("caller p99.9 (us)", pct(sdk_costs, 0.999), pct(bare_costs, 0.999)),
         ("sustained events/s", sdk_rate, bare_rate),
         ("process CPU us/event", sdk_cpu, bare_cpu),
+        ("caller GIL waits/1k", sdk_waits, bare_waits),
     ]
     print(f"SDK vs bare kafka-python, {number} events, 4 partitions, acks=all, idempotent")
     print(f"{'':22}{'SDK':>12}{'bare':>12}{'SDK/bare':>10}")
     for name, a, b in rows:
-        print(f"{name:22}{a:12.1f}{b:12.1f}{a / b:10.2f}")
+        print(f"{name:22}{a:12.1f}{b:12.1f}{a / b if b else float('nan'):10.2f}")
     print(
         f"targets: caller median and p99 < 50 us -> "
         f"{'met' if pct(sdk_costs, 0.99) < 50 else 'p99 NOT met'}"
@@ -170,14 +192,12 @@ def main() -> None:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         try:
             with tempfile.TemporaryDirectory(prefix="bench-sdk-spool-") as spool:
-                sdk_costs, sdk_rate, sdk_cpu, records = run_sdk(
-                    bootstrap, new_topic(admin), args.number, Path(spool)
-                )
+                sdk, records = run_sdk(bootstrap, new_topic(admin), args.number, Path(spool))
             bare = run_bare(bootstrap, new_topic(admin), records)
         finally:
             admin.close()
     print(f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    report(args.number, (sdk_costs, sdk_rate, sdk_cpu), bare)
+    report(args.number, sdk, bare)
 
 
 @contextmanager

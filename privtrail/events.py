@@ -50,13 +50,24 @@ def looks_personal(value: str) -> bool:
     return any(9 <= sum(c.isdigit() for c in m.group()) <= 15 for m in _PHONE_RUN.finditer(value))
 
 
+# Strings that passed _term, which is a pure function of the string: the vocabulary is small
+# and repeats on every event, so most checks become one set lookup. Bounded, so that
+# arbitrary input cannot grow it without limit (past the bound, checks just run in full).
+_TERMS_SEEN: set[str] = set()
+_TERMS_SEEN_MAX = 4_096
+
+
 def _term(value: str) -> str:
+    if value in _TERMS_SEEN:
+        return value
     if looks_personal(value):
         raise ValueError("looks like a personal value; events carry categories, never values")
     if not _TERM.match(value):
         raise ValueError(
             f"{value!r} is not a vocabulary term (lowercase snake_case, optional ':qualifier')"
         )
+    if len(_TERMS_SEEN) < _TERMS_SEEN_MAX:
+        _TERMS_SEEN.add(value)
     return value
 
 

@@ -182,7 +182,7 @@ class Policy(_Model):
     def model_post_init(self, __context: Any) -> None:
         self._ordered = sorted(self.versions, key=lambda v: v.effective_at)
         self._effective = [v.effective_at for v in self._ordered]
-        self._index = self._build_index()
+        self._index = self._build_index()  # write through pydantic; reads below skip it
 
     # -- validation ------------------------------------------------------------------
 
@@ -283,7 +283,11 @@ class Policy(_Model):
     @property
     def index(self) -> PolicyIndex:
         """The engine's precomputed view of this policy."""
-        return self._index
+        # Straight from the private dict: ``self._index`` goes through pydantic's
+        # ``__getattr__`` fallback, which cost 1-3 us per event on the SDK's hot path.
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        index: PolicyIndex = private["_index"]
+        return index
 
     def version_at(self, t: datetime) -> str:
         """Id of the version in force at ``t``.
@@ -291,22 +295,22 @@ class Policy(_Model):
         Before the first version took effect the first version is returned: it is the
         oldest text we hold, and an alert must name some version (documented in rules.md).
         """
-        return self._index.version_at(t)
+        return self.index.version_at(t)
 
     def is_processor(self, recipient: str) -> bool:
         """True when ``recipient`` is an entrusted processor (수탁자), not a third party."""
-        return recipient in self._index.processors
+        return recipient in self.index.processors
 
     def is_identifier(self, item: str) -> bool:
-        return item in self._index.identifiers
+        return item in self.index.identifiers
 
     def retention_of(self, item: str) -> Duration | None:
         """The retention period of a record item, or None for items without one."""
-        return self._index.retention.get(item)
+        return self.index.retention.get(item)
 
     def is_known_scope(self, scope: str) -> bool:
         """``marketing``, ``analytics`` (the policy's scopes) or ``third_party:<recipient>``."""
-        idx = self._index
+        idx = self.index
         return scope in idx.scopes or (
             scope.startswith(idx.third_party_prefix) and len(scope) > len(idx.third_party_prefix)
         )
@@ -318,4 +322,4 @@ class Policy(_Model):
         ``context``, ``method``, ``operation``, ``basis``, ``scope``, ``channel``).
         Recipients are not vocabulary: any recipient not a processor is a third party.
         """
-        return list(unknown_terms(self._index, event))
+        return list(unknown_terms(self.index, event))

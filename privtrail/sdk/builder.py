@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -106,9 +106,11 @@ class EventBuilder:
     encoder: Callable[[Any], bytes]
     on_invalid: OnInvalid = "raise"
 
-    @property
-    def service_actor(self) -> Actor:
-        return Actor(kind="service", id=self.source.service)
+    service_actor: Actor = field(init=False, repr=False, compare=False)
+    """The default actor, the emitting service: validated once (models are immutable)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "service_actor", Actor(kind="service", id=self.source.service))
 
     def build(
         self,
@@ -133,19 +135,20 @@ class EventBuilder:
         if policy_version is not None:
             data["policy_version"] = policy_version
         if subject is not None:
-            try:
-                pseudo = (
-                    subject
-                    if isinstance(subject, Pseudonym)
-                    else self.pseudonymiser.pseudonymise(subject)
-                )
-            except ContractError:
-                self.metrics.refused("contract")
-                raise
-            data["subject_id"] = pseudo.value
-            data["subject_key_id"] = pseudo.key_id
+            if isinstance(subject, Pseudonym):
+                value, key_id = subject.value, subject.key_id
+            else:
+                try:
+                    # the string alone: no Pseudonym object per call on the hot path
+                    value = self.pseudonymiser.pseudonym(subject)
+                except ContractError:
+                    self.metrics.refused("contract")
+                    raise
+                key_id = self.pseudonymiser.key_id
+            data["subject_id"] = value
+            data["subject_key_id"] = key_id
             if data["actor"].kind == "subject" and data["actor"].id == _SUBJECT_ID:
-                data["actor"] = data["actor"].model_copy(update={"id": pseudo.value})
+                data["actor"] = data["actor"].model_copy(update={"id": value})
         elif cls.HAS_SUBJECT:
             self.metrics.refused("contract")
             raise ContractError("subject_id", "required for this event type")

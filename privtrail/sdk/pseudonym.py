@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -114,7 +113,9 @@ class Pseudonymiser:
         """The pseudonym of ``subject`` (deterministic for one key)."""
         if not isinstance(subject, str) or not subject:
             raise ContractError("subject_id", "a subject identifier must be a non-empty string")
-        digest = hmac.new(self.key, subject.encode("utf-8"), hashlib.sha256).digest()
+        # hmac.digest: OpenSSL's one-shot HMAC, the same bytes as hmac.new(...).digest()
+        # without building an HMAC object (a third of this method's cost).
+        digest = hmac.digest(self.key, subject.encode("utf-8"), "sha256")
         return PREFIX + letters(digest[:DIGEST_BYTES])
 
     def pseudonymise(self, subject: str) -> Pseudonym:

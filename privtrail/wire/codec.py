@@ -17,6 +17,7 @@ All schema work (loading, parsing, fingerprinting) happens once, at import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 from struct import error as StructError
 from typing import Any
@@ -35,6 +36,7 @@ from privtrail.wire.records import (
 )
 from privtrail.wire.registry import SchemaRegistry, SchemaVersion
 from privtrail.wire.trusted import record_to_event_trusted
+from privtrail.wire.writer import Unsupported, compile_writer
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = 10
@@ -68,7 +70,33 @@ def frame(fingerprint: bytes, body: bytes) -> bytes:
     return MAGIC + fingerprint + body
 
 
+_FAST: dict[bytes, Callable[[Any, list[bytes]], None] | None] = {}
+
+
+def _fast_writer(version: SchemaVersion) -> Callable[[Any, list[bytes]], None] | None:
+    """The precompiled writer of ``version`` (None when it needs fastavro), compiled once."""
+    try:
+        return _FAST[version.fingerprint]
+    except KeyError:
+        pass
+    try:
+        fast: Callable[[Any, list[bytes]], None] | None = compile_writer(version.schema)
+    except Unsupported:
+        fast = None
+    _FAST[version.fingerprint] = fast
+    return fast
+
+
 def _write(version: SchemaVersion, record: dict[str, Any]) -> bytes:
+    fast = _fast_writer(version)
+    if fast is not None:
+        parts = [MAGIC, version.fingerprint]
+        try:
+            fast(record, parts)
+        except Exception:  # noqa: S110 - a value it does not handle: fastavro decides below
+            pass
+        else:
+            return b"".join(parts)
     out = BytesIO()
     out.write(MAGIC)
     out.write(version.fingerprint)
@@ -78,6 +106,10 @@ def _write(version: SchemaVersion, record: dict[str, Any]) -> bytes:
         # Only reachable with a hand-made value of the wrong type (an int as a rule name).
         raise ContractError("", f"does not fit {version.label}: {exc}") from exc
     return out.getvalue()
+
+
+_fast_writer(EVENT_VERSION)  # compiled at import, like the schemas themselves
+_fast_writer(ALERT_VERSION)
 
 
 def read_record(
