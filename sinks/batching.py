@@ -8,7 +8,7 @@ its insert: the deduplication token ``topic/partition/first-last``. Re-sending t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ class Batch:
     partition: int
     first_offset: int
     last_offset: int
-    rows: list[list[Any]] = field(default_factory=list)
+    rows: list[Sequence[Any]] = field(default_factory=list)
     started: float = 0.0
 
     @property
@@ -47,7 +47,7 @@ class Batcher:
     def __len__(self) -> int:
         return self._rows
 
-    def add(self, topic: str, partition: int, offset: int, row: list[Any]) -> None:
+    def add(self, topic: str, partition: int, offset: int, row: Sequence[Any]) -> None:
         batch = self._open.get((topic, partition))
         if batch is None:
             batch = Batch(topic, partition, offset, offset, started=self._clock())

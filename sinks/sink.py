@@ -8,10 +8,12 @@ One loop:
    last stored offset) has been read back from ClickHouse; then the consumer seeks past what
    ClickHouse already holds, so records stored before a crash are not appended twice.
 2. Records become rows; each event gets the next leaf index of its partition's tree. Events
-   are decoded without re-validation (``decode_event_trusted``): the stream worker only
-   forwards validated bytes to the valid-events topic. Alerts are decoded in full.
+   are decoded without re-validation, straight from the Avro record to the canonical JSON
+   and typed values (``sinks/fastrow.py``): the stream worker only forwards validated bytes
+   to the valid-events topic. Alerts are decoded in full.
 3. A batch (size or age) is inserted with a deduplication token naming its offset range;
-   offsets are committed only after ClickHouse acknowledged every insert.
+   offsets are committed only after ClickHouse acknowledged every insert. The insert runs in
+   the background while the loop fetches and decodes the next batch (one at a time).
 4. Any ClickHouse failure pauses every partition and retries the same batches, unchanged,
    with exponential backoff; consumption resumes once they are in. Nothing is dropped.
 5. After a flush, at least every ``checkpoint_interval`` and at shutdown, each grown tree
@@ -26,6 +28,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,11 +37,13 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from privtrail.errors import PrivtrailError
+from privtrail.sinks.avroread import read_event_record
 from privtrail.sinks.batching import Batch, Batcher
 from privtrail.sinks.checkpointer import Checkpointer
 from privtrail.sinks.dedup import RecentIds
+from privtrail.sinks.fastrow import SUPPORTED, record_row
 from privtrail.sinks.metrics import SinkMetrics
-from privtrail.sinks.rows import alert_row, event_row, full_event_row
+from privtrail.sinks.rows import alert_row, event_row
 from privtrail.sinks.settings import SinkSettings
 from privtrail.sinks.store import HistoryStore
 from privtrail.tlog import MerkleTree, NoteSigner, leaf_hash
@@ -125,6 +130,9 @@ class Sink:
         self._inserts = 0
         self._crash_after = self._parse_crash_point(settings.crash_point)
         self._next_lag = 0.0
+        # The settle of the last drained batches, running while the loop consumes and decodes
+        # the next ones (at most one at a time; see step).
+        self._flush: asyncio.Task[bool] | None = None
 
     def _make_consumer(self) -> AIOKafkaConsumer:
         settings = self.settings
@@ -187,16 +195,24 @@ class Sink:
             await asyncio.sleep(0.2)
 
     async def step(self) -> None:
-        """One turn: retry/insert what is pending, poll, buffer, flush and checkpoint if due."""
+        """One turn: retry/insert what is pending, poll, buffer, flush and checkpoint if due.
+
+        A due batch is inserted in the background (a task running :meth:`_settle`) while the
+        next turns fetch and decode: the ClickHouse server parses and merges on another core
+        meanwhile. Its offsets are still committed only after ClickHouse acknowledged it, by
+        the same :meth:`_settle`; the next batch waits for it, and so does every checkpoint.
+        """
         now = time.monotonic()
         if now >= self._next_lag:  # also during an outage: that is when lag matters
             self._next_lag = now + _LAG_EVERY
             await self._update_lag()
+        if self._flush is not None and self._flush.done():
+            await self._await_flush()  # a fatal error surfaces here; a retryable one paused us
         if self._outage_until > now:
             # Paused partitions return nothing; waiting here keeps the group membership alive.
             await asyncio.sleep(min(self._outage_until - now, 0.5))
             return
-        if not await self._try(self._settle):
+        if self._flush is None and not await self._try(self._settle):
             return
         timeout = max(0.0, min(self.settings.batch_max_seconds, 0.2))
         records = await self.consumer.getmany(
@@ -205,15 +221,26 @@ class Sink:
         for tp, messages in records.items():
             self._ingest(tp, messages)
         if self.batcher.due():
+            if not await self._await_flush():
+                return
             self._pending.extend(self.batcher.drain())
-            await self._try(self._settle)
+            self._flush = asyncio.create_task(self._try(self._settle))
         if self.checkpointer.due():
+            # A checkpoint covers only acknowledged leaves: land everything first.
+            if not await self._await_flush():
+                return
             self._pending.extend(self.batcher.drain())
             if await self._try(self._settle):
                 await self._try(self._checkpoint)
 
+    async def _await_flush(self) -> bool:
+        """Wait for the background settle, if any; False if it failed (we are paused)."""
+        flush, self._flush = self._flush, None
+        return True if flush is None else await flush
+
     async def shutdown(self) -> None:
         """Flush and checkpoint once more; whatever fails stays uncommitted (re-read later)."""
+        await self._await_flush()
         self._pending.extend(self.batcher.drain())
         if await self._try(self._settle):
             await self._try(self._checkpoint)
@@ -367,6 +394,7 @@ class Sink:
             return
         now = datetime.now(UTC)
         is_event = tp.topic == self.settings.topics.valid
+        row: Sequence[Any] | None
         for msg in messages:
             if part.last_offset is not None and msg.offset <= part.last_offset:
                 self.metrics.skipped.inc()
@@ -397,30 +425,31 @@ class Sink:
 
     def _event_row(
         self, tp: TopicPartition, part: _Partition, msg: Any, now: datetime
-    ) -> list[Any] | None:
+    ) -> tuple[Any, ...] | None:
         """The row for one valid event, or ``None`` for a copy of an event already logged."""
         tree, recent = part.tree, part.recent
         if tree is None or recent is None:
             raise SinkError(f"{tp.topic}[{tp.partition}] has no Merkle tree loaded")
         # The stream worker forwards to this topic only the bytes decode_event accepted, so
-        # validating again is wasted work (it was about half the sink's CPU). The trusted
-        # decode still checks the framing and the Avro body, and yields the same canonical
-        # bytes as decode_event for every valid event (tests/unit/test_wire_trusted.py).
-        event = decode_event_trusted(msg.value)
-        if event.event_id in recent:
+        # validating again is wasted work. The Avro record (read by a decoder generated for
+        # the current schema, sinks/avroread.py: the same record or WireError as fastavro)
+        # goes straight to the canonical JSON and typed values (sinks/fastrow.py): the same
+        # bytes and values as decode_event_trusted + event_row, without building a model and
+        # dumping it again.
+        if SUPPORTED:
+            event_id, text, values = record_row(read_event_record(msg.value))
+        else:  # pragma: no cover - a schema fastrow cannot compile: the reference path
+            ref = event_row(decode_event_trusted(msg.value))
+            event_id, text, values = ref.event_id, ref.canonical.decode(), tuple(ref.values)
+        if event_id in recent:
             return None
-        recent.add(event.event_id)
-        row = event_row(event)
-        digest = leaf_hash(row.canonical)
+        recent.add(event_id)
+        digest = leaf_hash(text.encode())
         index = tree.append(digest)
-        topic: str = tp.topic
-        partition: int = tp.partition
-        offset: int = msg.offset
-        values: list[Any] = full_event_row(
-            row, topic=topic, partition=partition, leaf_index=index,
-            leaf_hash=digest, offset=offset, ingested_at=now,
-        )  # fmt: skip
-        return values
+        # The remaining EVENT_COLUMNS, in order. A tuple of atoms, so the collector untracks
+        # it at its first pass instead of traversing every buffered row again and again
+        # (see sinks/fastrow.py).
+        return (*values, text, tp.topic, tp.partition, index, digest, msg.offset, now)
 
     async def _update_lag(self) -> None:
         owned = [tp for tp, p in self._parts.items() if p.loaded]

@@ -129,7 +129,7 @@ class HistoryStore:
     # -- idempotent inserts -------------------------------------------------------------
 
     def _insert(
-        self, table: str, columns: Sequence[str], rows: list[list[Any]], token: str
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str
     ) -> None:
         # The token makes a retried insert (an ack lost in an outage, a redelivered batch)
         # a no-op: the table's non_replicated_deduplication_window remembers recent tokens.
@@ -143,10 +143,10 @@ class HistoryStore:
             settings={"insert_deduplicate": 1, "insert_deduplication_token": token},
         )
 
-    def insert_events(self, rows: list[list[Any]], token: str) -> None:
+    def insert_events(self, rows: Sequence[Sequence[Any]], token: str) -> None:
         self._insert(EVENTS, EVENT_COLUMNS, rows, token)
 
-    def insert_alerts(self, rows: list[list[Any]], token: str) -> None:
+    def insert_alerts(self, rows: Sequence[Sequence[Any]], token: str) -> None:
         # The worker is at-least-once: after a crash it re-raises alerts with the same
         # alert_id. Alerts are keyed by subject, so one alert always lands on one partition
         # of the alerts topic and one sink owns it: checking what is stored is exact.
@@ -154,10 +154,10 @@ class HistoryStore:
         if fresh:
             self._insert(ALERTS, ALERT_COLUMNS, fresh, token)
 
-    def new_alerts(self, rows: list[list[Any]]) -> list[list[Any]]:
+    def new_alerts(self, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
         """``rows`` without alerts already stored or repeated in the batch (by alert_id)."""
         if not rows:
-            return rows
+            return []
         rules = sorted({r[_RULE] for r in rows})
         stored = {
             row[0]
@@ -173,7 +173,7 @@ class HistoryStore:
                 },
             ).result_rows
         }
-        fresh = []
+        fresh: list[Sequence[Any]] = []
         for row in rows:
             if row[_ALERT_ID] not in stored:
                 stored.add(row[_ALERT_ID])

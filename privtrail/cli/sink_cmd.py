@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -45,6 +46,9 @@ def sink(metrics_port: int | None, verbose: bool) -> None:
     runner = Sink(
         settings, HistoryStore(connect(settings, "writer")), load_signer(settings), metrics
     )
+    # Everything imported so far lives as long as the process: moved out of the collector's
+    # generations, full collections stop walking it (15-25 % of the sink's CPU otherwise).
+    gc.freeze()
     runner.run(stop)
 
 
