@@ -8,7 +8,9 @@ directory, fills it with ``INSERT ... SELECT FROM numbers()`` generating realist
 the COLABOX policy (pseudonymous subjects and staff, the type mix of a CRM, canonical
 ``event_json`` of ~350-450 bytes consistent with the typed columns, a SHA-256 leaf hash per
 row) and reads ``system.parts`` twice: as inserted (several parts) and after
-``OPTIMIZE ... FINAL`` (what background merges converge to). Prints a report and one JSON line.
+``OPTIMIZE ... FINAL`` (what background merges converge to). ``bytes_on_disk`` includes the
+projections the migrations add (0004's ``events_by_type``, stored inside each part); the
+per-column sizes are the table's own columns. Prints a report and one JSON line.
 Not a test: nothing here passes or fails.
 """
 

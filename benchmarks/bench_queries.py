@@ -17,7 +17,8 @@ Per query it prints the median and p99 latency (client side, HTTP and parsing in
 next to baselines measured in the same run: ``count()`` (answered from metadata), a full
 scan of one column, and a point lookup by primary-key prefix. Targets (issue 7):
 subject_timeline and subject_state_as_of under 100 ms; whole-history reports under 5 s.
-Ends with the table sizes on disk from ``system.parts``. Not a test: nothing fails.
+Ends with the table sizes on disk from ``system.parts`` (projections included, and listed
+on their own from ``system.projection_parts``). Not a test: nothing fails.
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ SELECT table, sum(rows), count(), sum(bytes_on_disk), sum(data_compressed_bytes)
     sum(data_uncompressed_bytes)
 FROM system.parts WHERE database = 'privtrail' AND active
 GROUP BY table ORDER BY table
+"""
+
+# Projections are stored inside their parent parts (and counted in the sizes above).
+PROJECTION_SIZES_SQL = """
+SELECT table, name, sum(rows), sum(bytes_on_disk)
+FROM system.projection_parts WHERE database = 'privtrail' AND active
+GROUP BY table, name ORDER BY table, name
 """
 
 
@@ -233,6 +241,10 @@ def report(
         print(f"  {table:<18}{int(nrows):>12,} rows {int(parts):>4} parts "
               f"{int(disk) / 2**20:>10.1f} MiB on disk "
               f"({int(raw) / max(int(comp), 1):.1f}x compression)")  # fmt: skip
+    for table, name, nrows, disk in admin.query(PROJECTION_SIZES_SQL).result_rows:
+        sizes[f"{table}.{name}"] = {"rows": int(nrows), "bytes_on_disk": int(disk)}
+        print(f"    of which projection {name}: {int(nrows):,} rows "
+              f"{int(disk) / 2**20:.1f} MiB on disk")  # fmt: skip
     print(json.dumps({"events": rows, "subjects": args.subjects, "load_s": round(load_s, 1),
                       "merge_s": round(merge_s, 1),
                       "latency": results, "sizes": sizes}))  # fmt: skip

@@ -28,6 +28,15 @@ WITH
         HAVING countIf(type = 'correction_requested') > 0
             AND requested_at >= {from:DateTime64(6, 'UTC')} AND requested_at < {to:DateTime64(6, 'UTC')}
     ),
+    requested AS
+    (
+        -- Subjects who asked for a correction in the period: a superset of those in
+        -- `corrections`, read without re-running its fold (a CTE runs once per use).
+        SELECT subject_id
+        FROM privtrail.events
+        WHERE type = 'correction_requested'
+            AND occurred_at >= {from:DateTime64(6, 'UTC')} AND occurred_at < {to:DateTime64(6, 'UTC')}
+    ),
     received AS
     (
         SELECT c.subject_id AS subject_id, c.request_id AS request_id, d.recipient AS recipient,
@@ -40,7 +49,7 @@ WITH
             SELECT subject_id, recipient, items, occurred_at
             FROM privtrail.events
             WHERE type = 'disclosed' AND occurred_at <= t
-                AND subject_id IN (SELECT subject_id FROM corrections)
+                AND subject_id IN (SELECT subject_id FROM requested)
         ) AS d ON d.subject_id = c.subject_id
         WHERE d.occurred_at < ifNull(c.corrected_at, t) AND hasAny(d.items, c.items)
         GROUP BY c.subject_id, c.request_id, d.recipient
@@ -50,7 +59,7 @@ WITH
         SELECT subject_id, request_id, recipient, min(occurred_at) AS notified_at
         FROM privtrail.events
         WHERE type = 'recipient_notified' AND occurred_at <= t
-            AND subject_id IN (SELECT subject_id FROM corrections)
+            AND subject_id IN (SELECT subject_id FROM requested)
         GROUP BY subject_id, request_id, recipient
     )
 SELECT

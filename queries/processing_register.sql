@@ -28,21 +28,35 @@ WITH
         WHERE type IN ('collected', 'used', 'disclosed', 'destroyed')
             AND occurred_at >= {from:DateTime64(6, 'UTC')} AND occurred_at < {to:DateTime64(6, 'UTC')}
     ),
+    -- The purposes collections named in the period, in a fixed order: bit i-1 of a mask
+    -- stands for collected[i]. More than 64 would not fit, and fails the query loudly.
+    (
+        SELECT arraySort(groupUniqArrayArray(purposes)) FROM period WHERE type = 'collected'
+    ) AS collected,
     kept AS
     (
         -- One row per (subject, item) collected in the period: first collection, the end of
-        -- its keeping, and the purposes it was collected for.
+        -- its keeping, and the purposes it was collected for, as a bit mask over `collected`
+        -- (one 64-bit OR per row instead of an array per record: the records are millions).
         SELECT
-            cityHash64(subject_id) AS subject,
-            item,
+            cityHash64(subject_id, it) AS record,
             minIf(occurred_at, type = 'collected') AS collected_at,
             if(maxIf(occurred_at, type = 'collected') > maxIf(occurred_at, type = 'destroyed'),
                {to:DateTime64(6, 'UTC')}, maxIf(occurred_at, type = 'destroyed')) AS ended_at,
-            groupUniqArrayArrayIf(purposes, type = 'collected') AS collected_for
-        FROM period
-        ARRAY JOIN items AS item
-        WHERE type IN ('collected', 'destroyed')
-        GROUP BY subject, item
+            groupBitOrIf(purpose_mask, type = 'collected') AS collected_mask,
+            any(it) AS item
+        FROM
+        (
+            SELECT subject_id, type, occurred_at, items,
+                arrayReduce('groupBitOr',
+                    arrayMap(p -> bitShiftLeft(toUInt64(1), indexOf(collected, p) - 1), purposes))
+                + throwIf(length(collected) > 64, 'more than 64 purposes collected')
+                    AS purpose_mask
+            FROM period
+            WHERE type IN ('collected', 'destroyed')
+        )
+        ARRAY JOIN items AS it
+        GROUP BY record
         HAVING countIf(type = 'collected') > 0
     ),
     uses AS
@@ -66,7 +80,8 @@ WITH
             p AS purpose,
             uniqExact(subject) AS subjects,
             arraySort(groupUniqArrayIf(ctx, ctx != '')) AS contexts,
-            arraySort(groupUniqArrayArray(items)) AS items,
+            -- Distinct item lists are few: one set insert per row, flattened at the end.
+            arraySort(arrayDistinct(arrayFlatten(groupUniqArray(items)))) AS items,
             arraySort(groupUniqArrayIf(recipient, recipient != '')) AS recipients
         FROM uses
         GROUP BY p
@@ -80,7 +95,8 @@ WITH
                 AND ended_at > addMonths(collected_at, months_of(item))
                     + toIntervalDay({grace_days:UInt32}))) AS items_kept_too_long
         FROM kept
-        ARRAY JOIN collected_for AS purpose
+        ARRAY JOIN arrayFilter((p, i) -> bitTest(collected_mask, i - 1), collected,
+                               arrayEnumerate(collected)) AS purpose
         GROUP BY purpose
     ),
     purposes AS

@@ -20,18 +20,19 @@ WITH
         AS months_of,
     records AS
     (
-        -- Grouped on a 64-bit hash of the pseudonym: the subject itself is not shown, and a
-        -- UInt64 key is far cheaper to group on than the string.
+        -- Grouped on a 64-bit hash of (pseudonym, item): the subject itself is not shown, and
+        -- one UInt64 key is far cheaper to group millions of records on than the string and
+        -- the item (a collision among a history's records is vanishingly unlikely).
         SELECT
-            cityHash64(subject_id) AS subject,
-            item,
+            cityHash64(subject_id, it) AS record,
+            any(it) AS item,
             minIf(occurred_at, type = 'collected') AS first_collected_at,
             maxIf(occurred_at, type = 'collected') AS collected_at,
             maxIf(occurred_at, type = 'destroyed') AS destroyed_at
         FROM privtrail.events
-        ARRAY JOIN items AS item
+        ARRAY JOIN items AS it
         WHERE type IN ('collected', 'destroyed') AND occurred_at <= t
-        GROUP BY subject, item
+        GROUP BY record
         HAVING countIf(type = 'collected') > 0
             AND first_collected_at >= {from:DateTime64(6, 'UTC')}
             AND first_collected_at < {to:DateTime64(6, 'UTC')}

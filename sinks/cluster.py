@@ -13,7 +13,12 @@ becomes two statements, both ``ON CLUSTER``:
   name, so the sink and the queries need no change. Its sharding key keeps one subject's rows
   on one shard (see :func:`sharding_key`).
 
-Anything else in a DDL file (an ``ALTER``, a view, a non-MergeTree table) raises
+An ``ALTER TABLE privtrail.X`` of a table created by an earlier file becomes
+``ALTER TABLE privtrail.X_local ON CLUSTER`` when all it does is add or materialize a
+projection or a skipping index: those live in the local tables' parts only (ClickHouse runs
+such an ALTER of a replicated table on one replica per shard and replicates it). Any other
+``ALTER`` (a column would need the Distributed table changed too; an UPDATE or DELETE has no
+place in an append-only history), a view, or a non-MergeTree table raises
 :class:`ClusterDDLError` naming the file: a cluster statement guessed wrongly is worse than
 none. Run ``python -m privtrail.sinks.cluster --cluster NAME`` to print the statements.
 """
@@ -33,12 +38,16 @@ from privtrail.sinks.migrate import DATABASE, load_migrations
 
 __all__ = [
     "ClusterDDLError",
+    "TableAlter",
     "TableDef",
     "cluster_ddl",
+    "cluster_statements",
     "cluster_tables",
     "distributed_statement",
     "local_statement",
+    "local_alter_statement",
     "main",
+    "parse_alter_table",
     "parse_create_table",
     "render_cluster_ddl",
     "sharding_key",
@@ -60,6 +69,13 @@ _ENGINE = re.compile(r"^ENGINE\s*=?\s*(?P<engine>[A-Za-z]+)\s*", re.IGNORECASE)
 _SETTINGS = re.compile(r"\bSETTINGS\b", re.IGNORECASE)
 _NON_REPLICATED_DEDUP = re.compile(r"\bnon_replicated_deduplication_window(?=\s*=)")
 _AS_SELECT = re.compile(r"\bAS\s+SELECT\b", re.IGNORECASE)
+_ALTER = re.compile(
+    rf"^ALTER\s+TABLE\s+(?P<db>{_IDENT})\s*\.\s*(?P<name>{_IDENT})\s+(?P<commands>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+# The ALTER commands with a cluster variant: parts-only structures, no column, no mutation
+# of rows. ON CLUSTER goes between the table name and the commands.
+_LOCAL_ALTER = re.compile(r"^(?:ADD|MATERIALIZE)\s+(?:PROJECTION|INDEX)\s", re.IGNORECASE)
 _NOT_COLUMNS = {"INDEX", "PROJECTION", "CONSTRAINT", "PRIMARY"}
 
 
@@ -232,6 +248,44 @@ def parse_create_table(statement: str, source: str = "<ddl>") -> TableDef:
     return TableDef(name, columns, names, kind, args, rest.strip(), source, statement)
 
 
+@dataclass(frozen=True, slots=True)
+class TableAlter:
+    """One single-node ``ALTER TABLE privtrail.X`` whose commands all have a cluster variant."""
+
+    name: str
+    commands: tuple[str, ...]  # each ``ADD|MATERIALIZE PROJECTION|INDEX ...``, as written
+    source: str = "<ddl>"
+    statement: str = ""
+
+
+def parse_alter_table(statement: str, source: str = "<ddl>") -> TableAlter:
+    """Split a comment-free ``ALTER TABLE privtrail.X cmd, cmd`` into table and commands."""
+    alter = _ALTER.match(statement)
+    if alter is None:
+        raise ClusterDDLError(
+            source, statement, f"only ALTER TABLE {DATABASE}.<name> ... is understood"
+        )
+    if _unquote(alter.group("db")) != DATABASE:
+        raise ClusterDDLError(source, statement, f"table must be in database {DATABASE!r}")
+    commands = tuple(c.strip() for c in _split_top_level(alter.group("commands"), ","))
+    for command in commands:
+        if not _LOCAL_ALTER.match(command + " "):
+            head = " ".join(command.split()[:3])
+            raise ClusterDDLError(
+                source,
+                statement,
+                f"ALTER {head!r} has no cluster variant here (only ADD/MATERIALIZE "
+                "PROJECTION/INDEX)",
+            )
+    return TableAlter(_unquote(alter.group("name")), commands, source, statement)
+
+
+def _parse_statement(statement: str, source: str) -> TableDef | TableAlter:
+    if re.match(r"ALTER\b", statement, re.IGNORECASE):
+        return parse_alter_table(statement, source)
+    return parse_create_table(statement, source)
+
+
 def sharding_key(table: TableDef) -> str:
     """The Distributed sharding expression for ``table``.
 
@@ -296,13 +350,26 @@ def distributed_statement(table: TableDef, cluster: str) -> str:
     )
 
 
+def local_alter_statement(alter: TableAlter, cluster: str) -> str:
+    """``ALTER TABLE privtrail.X_local ON CLUSTER ...`` with the same commands."""
+    commands = ",\n".join(_block(c, "    ") for c in alter.commands)
+    return f"ALTER TABLE {DATABASE}.{alter.name}{LOCAL_SUFFIX} ON CLUSTER '{cluster}'\n{commands}"
+
+
 def _shipped_sources() -> list[tuple[str, str]]:
     # The very files and order `privtrail db migrate` applies to a single server.
     return [(f"ddl/{m.version:04d}_{m.name}.sql", m.sql) for m in load_migrations()]
 
 
-def cluster_tables(sources: Iterable[tuple[str, str]] | None = None) -> list[TableDef]:
-    """Every table of the single-node DDL (``(label, sql)`` pairs; default: shipped files)."""
+def cluster_statements(
+    sources: Iterable[tuple[str, str]] | None = None,
+) -> list[TableDef | TableAlter]:
+    """Every statement of the single-node DDL, parsed, in the order ``db migrate`` applies them.
+
+    ``sources`` are ``(label, sql)`` pairs (default: the shipped files). An ``ALTER`` must name
+    a table created by an earlier statement: the cluster variant has to know it is ours.
+    """
+    parsed: list[TableDef | TableAlter] = []
     tables: dict[str, TableDef] = {}
     for label, sql in _shipped_sources() if sources is None else sources:
         try:
@@ -310,14 +377,26 @@ def cluster_tables(sources: Iterable[tuple[str, str]] | None = None) -> list[Tab
         except ValueError as exc:
             raise ClusterDDLError(label, sql, str(exc)) from exc
         for statement in statements:
-            table = parse_create_table(statement, label)
-            # IF NOT EXISTS would make a second definition a silent no-op on one server,
-            # whichever of the two the cluster got: refuse the ambiguity instead.
-            if table.name in tables:
-                first = tables[table.name].source
-                raise ClusterDDLError(label, statement, f"table {table.name} already in {first}")
-            tables[table.name] = table
-    return list(tables.values())
+            item = _parse_statement(statement, label)
+            if isinstance(item, TableAlter):
+                if item.name not in tables:
+                    raise ClusterDDLError(
+                        label, statement, f"ALTER of table {item.name}, not created before it"
+                    )
+            elif item.name in tables:
+                # IF NOT EXISTS would make a second definition a silent no-op on one server,
+                # whichever of the two the cluster got: refuse the ambiguity instead.
+                first = tables[item.name].source
+                raise ClusterDDLError(label, statement, f"table {item.name} already in {first}")
+            else:
+                tables[item.name] = item
+            parsed.append(item)
+    return parsed
+
+
+def cluster_tables(sources: Iterable[tuple[str, str]] | None = None) -> list[TableDef]:
+    """Every table of the single-node DDL (``(label, sql)`` pairs; default: shipped files)."""
+    return [s for s in cluster_statements(sources) if isinstance(s, TableDef)]
 
 
 def cluster_ddl(
@@ -327,16 +406,20 @@ def cluster_ddl(
 
     ``cluster`` is a ``remote_servers`` cluster name (or a macro such as ``{cluster}``). The
     list starts with ``CREATE DATABASE ... ON CLUSTER``, then for each table of the single-node
-    DDL its ``_local`` replicated table and the Distributed table over it. Every statement is
-    idempotent (``IF NOT EXISTS``). ``sources`` replaces the shipped ``ddl/*.sql`` files with
-    ``(label, sql)`` pairs (tests). Raises :class:`ClusterDDLError`.
+    DDL its ``_local`` replicated table and the Distributed table over it, and for each
+    ``ALTER`` its ``_local`` variant, in file order. Every statement is idempotent (``IF NOT
+    EXISTS``, or a MATERIALIZE that rebuilds the same thing). ``sources`` replaces the shipped
+    ``ddl/*.sql`` files with ``(label, sql)`` pairs (tests). Raises :class:`ClusterDDLError`.
     """
     if not _CLUSTER.match(cluster):
         raise ClusterDDLError("cluster", cluster, "not a valid cluster name or {macro}")
     out = [f"CREATE DATABASE IF NOT EXISTS {DATABASE} ON CLUSTER '{cluster}'"]
-    for table in cluster_tables(sources):
-        out.append(local_statement(table, cluster))
-        out.append(distributed_statement(table, cluster))
+    for item in cluster_statements(sources):
+        if isinstance(item, TableAlter):
+            out.append(local_alter_statement(item, cluster))
+        else:
+            out.append(local_statement(item, cluster))
+            out.append(distributed_statement(item, cluster))
     return out
 
 

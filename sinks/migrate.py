@@ -4,8 +4,9 @@ Each file ``ddl/NNNN_name.sql`` is one migration; they apply in version order an
 version is recorded in ``privtrail.schema_migrations`` with the file's SHA-256, so running
 ``privtrail db migrate`` twice is a no-op, and an already-applied file that was edited
 afterwards is reported instead of silently diverging. The statements themselves use
-``IF NOT EXISTS`` too, so a migration interrupted between applying and recording is safe to
-re-run.
+``IF NOT EXISTS`` too (or ``MATERIALIZE``, which rebuilds the same projection or index), so a
+migration interrupted between applying and recording is safe to re-run. Migrations never
+update or delete rows: the history is append-only and tamper-evident.
 """
 
 from __future__ import annotations

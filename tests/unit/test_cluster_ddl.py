@@ -69,21 +69,33 @@ def created_table(lines: list[str]) -> str:
     return match.group(1)
 
 
+def is_alter(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("ALTER")
+
+
+def single_node_alters() -> list[str]:
+    """The ALTER statements of the shipped migrations, in the order `db migrate` applies them."""
+    return [s for m in load_migrations() for s in m.statements() if is_alter(s)]
+
+
 def single_node(ch: Session) -> dict[str, str]:
-    """Table name -> statement, split by migrate.py exactly as `db migrate` applies them."""
+    """Table name -> CREATE statement, split by migrate.py exactly as `db migrate` applies them."""
     out = {}
     for migration in load_migrations():
         for statement in migration.statements():
-            out[created_table(ast(ch, statement))] = statement
+            if not is_alter(statement):
+                out[created_table(ast(ch, statement))] = statement
     return out
 
 
 def generated(ch: Session, cluster: str = CLUSTER) -> dict[str, str]:
-    """Created table name -> generated statement (the CREATE DATABASE left out)."""
+    """Created table name -> generated statement (the CREATE DATABASE and ALTERs left out)."""
     statements = cluster_ddl(cluster)
     assert statements[0] == f"CREATE DATABASE IF NOT EXISTS privtrail ON CLUSTER '{cluster}'"
     out = {}
     for statement in statements[1:]:
+        if is_alter(statement):
+            continue
         name = created_table(ast(ch, statement))
         assert name not in out, f"{name} created twice"
         out[name] = statement
@@ -96,7 +108,7 @@ def generated(ch: Session, cluster: str = CLUSTER) -> dict[str, str]:
 @pytest.mark.parametrize("cluster", [CLUSTER, "{cluster}", "prod-eu.1"])
 def test_every_statement_parses_and_names_the_cluster(ch: Session, cluster: str) -> None:
     statements = cluster_ddl(cluster)
-    assert len(statements) == 1 + 2 * len(single_node(ch))
+    assert len(statements) == 1 + 2 * len(single_node(ch)) + len(single_node_alters())
     for statement in statements:
         text = formatted(ch, statement)  # raises on a syntax error
         # The formatter back-quotes the name only when it needs quoting.
@@ -231,8 +243,63 @@ def test_a_change_to_the_single_node_ddl_flows_through() -> None:
     assert table.column_names == ("new_column", *original.column_names)
 
 
+def test_alters_apply_to_the_local_tables_with_the_same_commands(ch: Session) -> None:
+    alters = single_node_alters()
+    assert alters, "the shipped DDL has ALTERs (0004 adds a projection)"
+    ours = [s for s in cluster_ddl(CLUSTER) if is_alter(s)]
+    assert len(ours) == len(alters)
+    for mine, theirs in zip(ours, alters, strict=True):
+        text = formatted(ch, mine)  # parses
+        assert re.match(r"ALTER TABLE privtrail\.\w+_local ON CLUSTER audit_cluster\s", text), text
+        # Same table (plus _local), and the commands as ClickHouse parsed them are identical.
+        head, local = ast(ch, theirs), ast(ch, mine)
+        assert local[0] == re.sub(r"^(AlterQuery privtrail \w+)", r"\1_local", head[0])
+        assert subtree(local, "ExpressionList") == subtree(head, "ExpressionList")
+
+
+def test_alters_come_after_the_tables_they_change() -> None:
+    statements = cluster_ddl(CLUSTER)
+    for i, statement in enumerate(statements):
+        if is_alter(statement):
+            table = re.match(r"ALTER TABLE (privtrail\.\w+) ", statement)
+            assert table, statement
+            created = [s for s in statements[:i] if s.startswith("CREATE TABLE")]
+            assert any(f"{table.group(1)} ON CLUSTER" in s for s in created), statement
+
+
+SEVERAL = """
+CREATE TABLE privtrail.t (subject_id String, k UInt8) ENGINE = MergeTree ORDER BY subject_id;
+-- two commands, commas inside the projection
+ALTER TABLE privtrail.t
+    ADD PROJECTION IF NOT EXISTS p (SELECT k, subject_id ORDER BY (k, subject_id)),
+    ADD INDEX IF NOT EXISTS i k TYPE set(16) GRANULARITY 4;
+ALTER TABLE `privtrail`.`t` MATERIALIZE INDEX i
+"""
+
+
+def test_an_alter_with_several_commands(ch: Session) -> None:
+    statements = cluster_ddl(CLUSTER, sources=[("ddl/9999_several.sql", SEVERAL)])
+    assert [s.split("\n")[0] for s in statements[3:]] == [
+        "ALTER TABLE privtrail.t_local ON CLUSTER 'audit_cluster'",
+        "ALTER TABLE privtrail.t_local ON CLUSTER 'audit_cluster'",
+    ]
+    commands = subtree(ast(ch, statements[3]), "ExpressionList")
+    assert [c.split()[1] for c in commands if c.strip().startswith("AlterCommand")] == [
+        "ADD_PROJECTION",
+        "ADD_INDEX",
+    ]
+    assert "MATERIALIZE INDEX i" in formatted(ch, statements[4])
+
+
 BROKEN = {
     "alter": "ALTER TABLE privtrail.events ADD COLUMN x String",
+    "alter_mixed": "ALTER TABLE privtrail.events ADD INDEX i type TYPE set(0) GRANULARITY 1, "
+    "ADD COLUMN x String",
+    "alter_update": "ALTER TABLE privtrail.events UPDATE reason = '' WHERE 1",
+    "alter_delete": "ALTER TABLE privtrail.events DELETE WHERE 1",
+    "alter_drop_projection": "ALTER TABLE privtrail.events DROP PROJECTION p",
+    "alter_unknown_table": "ALTER TABLE privtrail.nowhere ADD INDEX i a TYPE set(0) GRANULARITY 1",
+    "alter_other_db": "ALTER TABLE other.events ADD INDEX i a TYPE set(0) GRANULARITY 1",
     "view": "CREATE MATERIALIZED VIEW privtrail.v TO privtrail.t AS SELECT 1",
     "other_db": "CREATE TABLE other.t (subject_id String) ENGINE = MergeTree ORDER BY subject_id",
     "no_columns": "CREATE TABLE privtrail.t AS privtrail.u",
