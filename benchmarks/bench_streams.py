@@ -1,16 +1,21 @@
 """Stream worker throughput and send-to-alert latency, next to a bare aiokafka loop.
 
     /tmp/pv/bin/python benchmarks/bench_streams.py [--bootstrap HOST:PORT] [--events N]
-        [--rate R] [--seconds S] [--partitions P]
+        [--rate R] [--seconds S] [--partitions P] [--throughput-only | --latency-only]
+        [--profile FILE]
 
 Starts a throwaway local stack (real Apache Kafka; the stack brings ClickHouse too)
 unless ``--bootstrap`` names a running broker. Then, on fresh topics:
 
 1. throughput: N events are produced up front; one ``privtrail worker`` (subprocess)
-   drains them through validate + enforce; the rate is read from the worker group's
-   committed offsets on the valid topic (the enforce agent's progress). The baseline is
-   a bare aiokafka loop (subprocess) doing the same two hops without decoding, rules or
-   tables: events -> copy topic -> out topic, measured the same way.
+   drains them through validate + enforce (done: the worker group's committed offsets
+   on the valid topic reach the end); the rate is read from the timestamps of the
+   alerts enforce wrote (one per ten events), so start-up does not count. The baseline
+   is a bare aiokafka loop (subprocess) doing the same two hops without decoding, rules
+   or tables: events -> copy topic -> out topic, its rate read from the out topic.
+   Both report CPU microseconds per event (user + system, from /proc): on a shared
+   machine the steadier measure. ``--profile FILE`` samples the worker with py-spy
+   (collapsed stacks) while it drains.
 2. latency: events are sent through the SDK (``AuditClient``) at R events/s for S s; every
    tenth one raises an alert; latency = alert seen on ``privacy.alerts`` - ``emit`` call.
    The baseline sends the same way and times the same events through the bare loop.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -137,6 +143,25 @@ def start_process(
             raise RuntimeError(f"{args[2:5]} did not start:\n{log.read_text()[-2000:]}")
         time.sleep(0.2)
     return proc
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``).
+
+    Wall-clock rates on a shared 2-core machine are noisy; CPU per event is not.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy (if installed) sampling ``pid`` into collapsed stacks at ``out``."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        print("   (py-spy not installed: no profile)")
+        return None
+    args = [str(spy), "record", "--pid", str(pid), "--format", "raw", "-o", str(out), "-r", "200"]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -347,20 +372,34 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
         )
         try:
             wait_drained(admin, f"base-{tag}", t["copy"], len(forms), 600)
+            base_cpu = cpu_seconds(base.pid)
         finally:
             stop(base)
         _, base_rate = write_rate(bootstrap, t["out"])
     worker = start_process(worker_cmd, env, work / "worker.log", READY)
     try:
         if not args.latency_only:
+            cpu0 = cpu_seconds(worker.pid)
+            spy = start_profile(worker.pid, Path(args.profile)) if args.profile else None
             wait_drained(admin, app_id, t["valid"], len(forms), 900)
-            # enforce writes one changelog record per subject event: the pipeline's pace
-            _, rate = write_rate(bootstrap, f"{app_id}-subjects-changelog")
-            print(f"  bare aiokafka loop (2 hops)   {base_rate:10,.0f} events/s")
+            worker_cpu = cpu_seconds(worker.pid) - cpu0
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                spy.wait(30)
+            # enforce's progress: the alerts it wrote (every tenth event) span its run
+            _, rate = write_rate(bootstrap, t["alerts"])
+            rate *= 10
+            n = len(forms)
+            print(
+                f"  bare aiokafka loop (2 hops)   {base_rate:10,.0f} events/s   "
+                f"CPU {base_cpu / n * 1e6:6.0f} us/event (incl. start-up)"
+            )
             print(
                 f"  worker validate + enforce     {rate:10,.0f} events/s   "
+                f"CPU {worker_cpu / n * 1e6:6.0f} us/event   "
                 f"ratio {rate / base_rate:.2f} of bare (target >= 10,000/s)"
             )
+            print(f"  load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
             if args.throughput_only:
                 return
 
@@ -445,6 +484,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument("--latency-only", action="store_true")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy collapsed stacks of the worker")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
         work = Path(tmp)

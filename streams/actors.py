@@ -34,7 +34,7 @@ class ActorStep(LedgerStep[ActorState]):
 def register(topo: Topology) -> None:
     """Add the actor agent (actor topic -> actor table -> alerts)."""
     step = topo.actor_step
-    actors = topo.actors
+    actors = topo.actor_table
 
     @topo.app.agent(topo.actor_events, name="privtrail.actors")
     async def actor_agent(stream: Any) -> None:
@@ -55,5 +55,5 @@ def register(topo: Topology) -> None:
                 continue  # only the validate agent writes here, always with a key
             result = step.on_event(key, actors.get(key), event)
             if not result.replayed:
-                actors[key] = result.value
+                await actors.put(key, result.value, record.message.partition)
             await send_alerts(topo, result.alerts)

@@ -17,20 +17,23 @@ Faust's exactly-once mode is not used.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import faust
 
 from privtrail.policy import Policy, default_policy, load_policy
-from privtrail.streams import actors, deadlines, enforce, notify, validate
+from privtrail.streams import actors, consumer, deadlines, enforce, notify, validate
 from privtrail.streams.actors import ActorStep
 from privtrail.streams.codecs import EventDecoder
 from privtrail.streams.deadlines import Clock, index_value
 from privtrail.streams.enforce import SubjectStep
 from privtrail.streams.notify import WebhookNotifier
+from privtrail.streams.queues import LowWaterQueue
+from privtrail.streams.schema import RawSchema
 from privtrail.streams.settings import WorkerSettings
+from privtrail.streams.tables import RawTable
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,15 @@ class Topology:
     actor_step: ActorStep
     decoder: EventDecoder
     notifier: WebhookNotifier | None = None
+    # The agents' fast path to ``subjects`` and ``actors`` (see privtrail.streams.tables).
+    subject_table: RawTable = field(init=False)
+    actor_table: RawTable = field(init=False)
+    index_table: RawTable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.subject_table = RawTable(self.subjects, self.send)
+        self.actor_table = RawTable(self.actors, self.send)
+        self.index_table = RawTable(self.deadline_index, self.send)
 
     async def send(
         self,
@@ -82,10 +94,11 @@ class Topology:
         """Keep the deadline index in step with a subject's earliest deadline.
 
         Must run inside a stream (tables are written there only); it writes only when
-        the entry changes, so most events cost one lookup.
+        the entry changes, so most events cost one lookup, a plain dict one (writes go
+        through Faust's table: they are rare).
         """
         index = self.deadline_index
-        current = index.get(key)
+        current = self.index_table.get(key)
         if due is None:
             if current is not None:
                 del index[key]
@@ -109,14 +122,19 @@ def _log_failure(future: Any) -> None:
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
-    return app.topic(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=partitions,
-    )
+    return app.topic(name, schema=RawSchema(), partitions=partitions)
+
+
+class WorkerApp(faust.App):
+    """``faust.App`` whose stream buffers are :class:`LowWaterQueue` (one wait per
+    half buffer under a backlog, not one per record)."""
+
+    def FlowControlQueue(  # noqa: N802  # Faust's name
+        self, maxsize: int | None = None, *, clear_on_resume: bool = False
+    ) -> LowWaterQueue:
+        return LowWaterQueue(
+            maxsize=maxsize, flow_control=self.flow_control, clear_on_resume=clear_on_resume
+        )
 
 
 def faust_app(settings: WorkerSettings) -> faust.App:
@@ -124,7 +142,7 @@ def faust_app(settings: WorkerSettings) -> faust.App:
     brokers = [f"kafka://{host.strip()}" for host in settings.bootstrap.split(",")]
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = WorkerApp(
         settings.app_id,
         broker=brokers,
         store="memory://",  # state is rebuilt from the changelog at start; no RocksDB
@@ -148,7 +166,12 @@ def faust_app(settings: WorkerSettings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.resolved_web_port(),
         web_in_thread=False,
+        # Not cython_optimizations=True: 10-15 % less CPU per event, but with it a worker
+        # taking over partitions (tests/integration/test_scaling.py) never finished
+        # recovering its tables from the changelogs (docs/streams.md, Performance).
     )
+    consumer.install(app)  # hands records to the streams without four tasks per record
+    return app
 
 
 def build_app(

@@ -99,7 +99,7 @@ def register(topo: Topology) -> None:
     """Add the deadline timer and the tick agent."""
     settings = topo.settings
     scanner = DueScanner()
-    step, subjects = topo.subject_step, topo.subjects
+    step, subjects = topo.subject_step, topo.subject_table
 
     @topo.app.timer(settings.deadline_interval, name="privtrail.deadline_timer")  # type: ignore[untyped-decorator]
     async def deadline_timer() -> None:
@@ -123,6 +123,7 @@ def register(topo: Topology) -> None:
             tick_id, now = parse_tick(record.value)
             result = step.on_tick(key, raw, tick_id, now)
             if not result.replayed:
-                subjects[key] = result.value
-                topo.index_deadline(key, step.next_due(key, result.value), record.message.partition)
+                partition = record.message.partition
+                await subjects.put(key, result.value, partition)
+                topo.index_deadline(key, step.next_due(key, result.value), partition)
             await send_alerts(topo, result.alerts)

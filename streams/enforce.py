@@ -65,7 +65,7 @@ async def send_alerts(topo: Topology, alerts: list[Alert]) -> None:
 def register(topo: Topology) -> None:
     """Add the enforce agent (valid topic -> subject table, stateless rules -> alerts)."""
     step = topo.subject_step
-    subjects, policy = topo.subjects, topo.policy
+    subjects, policy = topo.subject_table, topo.policy
 
     @topo.app.agent(topo.valid, name="privtrail.enforce")
     async def enforce(stream: Any) -> None:
@@ -89,6 +89,7 @@ def register(topo: Topology) -> None:
             key = subject.encode()
             result = step.on_event(key, subjects.get(key), event)
             if not result.replayed:
-                subjects[key] = result.value
-                topo.index_deadline(key, step.next_due(key, result.value), record.message.partition)
+                partition = record.message.partition
+                await subjects.put(key, result.value, partition)
+                topo.index_deadline(key, step.next_due(key, result.value), partition)
             await send_alerts(topo, result.alerts)

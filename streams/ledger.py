@@ -27,6 +27,8 @@ RECENT = 64
 """Operations remembered per key: far more than a crash can replay for one key between
 two offset commits at normal rates, and small enough to keep each value compact."""
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 
 class _State(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
@@ -41,6 +43,10 @@ class Ledger(Generic[S]):
 
     state: S
     recent: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # op id -> its ``[op_id, alerts]`` entry as JSON text. An entry never changes once
+    # remembered, so it is encoded once instead of at every write of the value (up to
+    # 64 entries, some with alerts); only the state is encoded afresh.
+    _encoded: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def replay(self, op_id: str) -> list[Alert] | None:
         """The alerts ``op_id`` raised if it was applied already, else None."""
@@ -51,13 +57,28 @@ class Ledger(Generic[S]):
 
     def remember(self, op_id: str, alerts: list[Alert]) -> None:
         recent = self.recent
+        self._encoded.pop(op_id, None)
         recent[op_id] = [a.to_json() for a in alerts]
         while len(recent) > RECENT:
-            del recent[next(iter(recent))]  # dicts keep insertion order: drop the oldest
+            oldest = next(iter(recent))  # dicts keep insertion order: drop the oldest
+            del recent[oldest]
+            self._encoded.pop(oldest, None)
 
     def to_bytes(self) -> bytes:
-        body = {"state": self.state.to_dict(), "recent": list(self.recent.items())}
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        """``{"state": ..., "recent": [[op_id, alerts], ...]}`` as compact UTF-8 JSON.
+
+        Byte for byte what ``json.dumps(body, separators=(",", ":"), ensure_ascii=False)``
+        gives, built from the cached entries.
+        """
+        encoded = self._encoded
+        entries = []
+        for op_id, alerts in self.recent.items():
+            text = encoded.get(op_id)
+            if text is None:
+                text = encoded[op_id] = _encode([op_id, alerts])
+            entries.append(text)
+        state = _encode(self.state.to_dict())
+        return f'{{"state":{state},"recent":[{",".join(entries)}]}}'.encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, load: Callable[[dict[str, Any]], S]) -> Ledger[S]:
