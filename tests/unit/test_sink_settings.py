@@ -13,6 +13,7 @@ from privtrail.sinks.settings import (
     SinkSettings,
     load_signer,
     load_verifiers,
+    wants_compression,
 )
 from privtrail.tlog import NoteSigner
 
@@ -77,3 +78,30 @@ def test_configured_key_wins(tmp_path: Path) -> None:
     assert signer not in repr(s)
     other, other_verifier = NoteSigner.generate("other")
     assert [v.key_string() for v in load_verifiers(s, [other_verifier])] == [other_verifier]
+
+
+@pytest.mark.parametrize(
+    ("url", "flag", "expected"),
+    [
+        ("http://127.0.0.1:18123", None, False),  # loopback: compression only costs CPU
+        ("http://localhost:8123", None, False),
+        ("http://[::1]:8123", None, False),
+        ("http://clickhouse:8123", None, True),  # a name: assume a network in between
+        ("https://10.0.0.7:8443", None, True),
+        ("http://127.0.0.1:18123", "on", True),
+        ("http://clickhouse:8123", "off", False),
+        ("http://clickhouse:8123", "auto", True),
+    ],
+)
+def test_compression_is_off_on_loopback_unless_asked(
+    url: str, flag: str | None, expected: bool
+) -> None:
+    env = {"PRIVTRAIL_CLICKHOUSE_URL": url}
+    if flag is not None:
+        env["PRIVTRAIL_CLICKHOUSE_COMPRESS"] = flag
+    assert wants_compression(SinkSettings.from_env(env)) is expected
+
+
+def test_compression_flag_names_a_bad_value() -> None:
+    with pytest.raises(SettingsError, match="PRIVTRAIL_CLICKHOUSE_COMPRESS.*'maybe'"):
+        SinkSettings.from_env({"PRIVTRAIL_CLICKHOUSE_COMPRESS": "maybe"})
