@@ -243,6 +243,7 @@ def paced_latency(
     rate: int,
     id_of: Callable[[bytes], str | None],
     spool: Path,
+    emitted_at: dict[str, float] | None = None,
 ) -> list[float]:
     """Send ``forms`` through the SDK at ``rate``/s; seconds from emit to ``watch``."""
     from kafka import KafkaConsumer, TopicPartition
@@ -288,6 +289,8 @@ def paced_latency(
             if delay > 0:
                 time.sleep(delay)
             sent[form["event_id"]] = time.monotonic()
+            if emitted_at is not None:  # wall clock, to compare with Kafka record timestamps
+                emitted_at[form["event_id"]] = time.time()
             client.emit_json(form)
         client.flush(30)
         deadline = time.monotonic() + 30
@@ -312,6 +315,68 @@ def paced_latency(
     if missing:
         print(f"   ({missing} of {len(measured)} measured events not seen in time)")
     return sorted(seen[e] - sent[e] for e in measured if e in seen)
+
+
+def record_times(
+    bootstrap: str, topic: str, id_of: Callable[[bytes], str | None], wanted: set[str]
+) -> dict[str, float]:
+    """Kafka record timestamp (CreateTime, set by the producer at send) of the first record
+    on ``topic`` for each wanted event id, in seconds since the epoch."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        found: dict[str, float] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(consumer.position(tp) < end[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=200, max_records=5_000).values():
+                for r in records:
+                    eid = id_of(r.value)
+                    if eid in wanted and eid not in found:
+                        found[eid] = r.timestamp / 1000
+        return found
+    finally:
+        consumer.close()
+
+
+def hop_breakdown(
+    bootstrap: str,
+    topics: dict[str, str],
+    emitted_at: dict[str, float],
+    measured: set[str],
+) -> None:
+    """Where send -> alert goes, from the record timestamps of the same events on each topic:
+    the SDK (emit -> record on the events topic), validate (-> valid topic), enforce
+    (-> alert record). Producer clocks are this machine's, so the differences are exact."""
+    from privtrail.wire import decode_alert, decode_event_trusted
+
+    def event_id(value: bytes) -> str | None:
+        try:
+            return decode_event_trusted(value).event_id
+        except Exception:  # noqa: BLE001 (a foreign record: not one of ours)
+            return None
+
+    on_events = record_times(bootstrap, topics["events"], event_id, measured)
+    on_valid = record_times(bootstrap, topics["valid"], event_id, measured)
+    on_alerts = record_times(
+        bootstrap, topics["alerts"], lambda v: decode_alert(v).event_id, measured
+    )
+    hops = (
+        ("SDK: emit -> events topic", emitted_at, on_events),
+        ("validate: -> valid topic", on_events, on_valid),
+        ("enforce: -> alert record", on_valid, on_alerts),
+    )
+    for label, start, end in hops:
+        gaps = sorted(end[e] - start[e] for e in measured if e in start and e in end)
+        if gaps:
+            print(
+                f"    {label:28s} p50 {pct(gaps, 50) * 1000:7.1f} ms   "
+                f"p99 {pct(gaps, 99) * 1000:7.1f} ms   (n={len(gaps)})"
+            )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -417,6 +482,7 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
         def alert_event(value: bytes) -> str | None:
             return decode_alert(value).event_id
 
+        emitted_at: dict[str, float] = {}
         lat = paced_latency(
             bootstrap,
             t["events"],
@@ -426,6 +492,7 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
             args.rate,
             alert_event,
             work / "spool-w",
+            emitted_at,
         )
     finally:
         stop(worker)
@@ -469,6 +536,8 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
         f"  ratio p99 worker / bare: {pct(lat, 99) / pct(base_lat, 99):.1f}   "
         f"(target p99 < 1000 ms)"
     )
+    print("  worker, per hop (record timestamps):")
+    hop_breakdown(bootstrap, t, emitted_at, alerting)
 
 
 def main() -> None:
