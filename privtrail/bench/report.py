@@ -67,6 +67,8 @@ def _latency_rows(t: Table, phase: str, lat: dict[str, Any]) -> None:
     load = f"{_fmt(lat.get('offered_eps'))}/s offered, {_fmt(lat.get('achieved_send_eps'))} sent"
     if lat.get("above_measured_capacity"):
         load += " (above the measured capacity: latency includes the backlog)"
+    elif lat.get("near_measured_capacity"):
+        load += " (over 80 % of the measured capacity: a backlog may build)"
     t.add_row(
         f"{phase}: send -> alert p50 / p99 (ms), n={a.get('n', 0)}",
         f"{_fmt(a.get('p50_ms'))} / {_fmt(a.get('p99_ms'))}",
