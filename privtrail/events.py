@@ -100,7 +100,14 @@ DestructionReason = Literal["purpose_fulfilled", "retention_expired", "subject_r
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``; microseconds only when present."""
-    value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    if value.year >= 1000:
+        # isoformat is C and 2x faster than strftime; this runs for every timestamp of
+        # every state a worker writes. Before year 1000 strftime's %Y does not pad, so the
+        # old path keeps those (rare) strings exactly as they were.
+        # (timespec "auto": microseconds only when present, as below)
+        return value.isoformat()[:-6] + "Z"  # "+00:00" -> "Z"
     spec = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
     return value.strftime(spec)
 

@@ -7,12 +7,18 @@ dict and back, for the stream processors' Faust tables (changelog topics).
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from privtrail.events import format_timestamp
+
+# An actor's whole access window is written with every one of its events (the Faust
+# table's value), so each timestamp in it is formatted again and again: remember them.
+# Bounded: about 120 bytes per entry, 128k entries.
+_window_time = functools.lru_cache(maxsize=1 << 17)(format_timestamp)
 
 
 def _ts(value: str) -> datetime:
@@ -191,7 +197,7 @@ class ActorState:
         return {
             "actor_id": self.actor_id,
             "roles": sorted(self.roles),
-            "window": [[format_timestamp(t), s] for t, s in self.window],
+            "window": [[_window_time(t), s] for t, s in self.window],
             "over": self.over,
         }
 
