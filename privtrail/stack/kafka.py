@@ -58,8 +58,15 @@ def render_log4j2(log_file: Path) -> str:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 chars).
+
+    Never one starting with ``-``: ``kafka-storage format -t -xyz`` reads it as an option
+    and fails (1 start in 64). Kafka's own ``Uuid.randomUuid`` redraws those too.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def metadata_answers(bootstrap: str, timeout: float = 5.0) -> bool:

@@ -122,3 +122,16 @@ def test_passwords_overridable() -> None:
     assert users.writer.password == "from-env"
     assert users.admin.password != "from-env"
     assert users.as_env()["PRIVTRAIL_CH_WRITER_PASSWORD"] == "from-env"
+
+
+def test_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    import privtrail.stack.kafka as kafka
+
+    # 0xF8 encodes to "-" in URL-safe base64: the CLI would read such an id as an option.
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(draws))
+    cluster_id = new_cluster_id()
+    assert not cluster_id.startswith("-")
+    assert cluster_id == "AQEBAQEBAQEBAQEBAQEBAQ"
