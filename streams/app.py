@@ -16,7 +16,7 @@ Faust's exactly-once mode is not used.
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from privtrail.streams import actors, consumer, deadlines, enforce, notify, vali
 from privtrail.streams.actors import ActorStep
 from privtrail.streams.codecs import EventDecoder
 from privtrail.streams.deadlines import Clock, index_value
+from privtrail.streams.delivery import DeliveryGuard, GuardedSensorDelegate, UndeliveredOutput
 from privtrail.streams.enforce import SubjectStep
 from privtrail.streams.notify import WebhookNotifier
 from privtrail.streams.queues import LowWaterQueue
@@ -35,14 +36,12 @@ from privtrail.streams.schema import RawSchema
 from privtrail.streams.settings import WorkerSettings
 from privtrail.streams.tables import RawTable
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(slots=True, eq=False)
 class Topology:
     """Everything the agents share. Built by :func:`build_app`; one per app."""
 
-    app: faust.App
+    app: WorkerApp
     settings: WorkerSettings
     policy: Policy
     clock: Clock
@@ -63,8 +62,10 @@ class Topology:
     subject_table: RawTable = field(init=False)
     actor_table: RawTable = field(init=False)
     index_table: RawTable = field(init=False)
+    delivery: DeliveryGuard = field(init=False)
 
     def __post_init__(self) -> None:
+        self.delivery = self.app.delivery
         self.subject_table = RawTable(self.subjects, self.send)
         self.actor_table = RawTable(self.actors, self.send)
         self.index_table = RawTable(self.deadline_index, self.send)
@@ -73,7 +74,7 @@ class Topology:
         self,
         topic: Any,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         *,
         partition: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
@@ -81,31 +82,38 @@ class Topology:
         """Queue a record on the producer without waiting for the broker.
 
         Straight to Faust's producer: ``Topic.send`` adds codecs, sensors and a
-        FutureMessage per record, and an event costs two to four sends. Still at least
-        once: Faust flushes this producer before it commits any offset. A delivery that
-        fails after aiokafka's retries is logged as an error.
+        FutureMessage per record, and an event costs two to four sends. At least once:
+        Faust flushes this producer before it commits any offset, and the delivery
+        guard (:mod:`privtrail.streams.delivery`) sees every send that fails, now or
+        after aiokafka's retries, and stops the worker before an offset is committed
+        past the record that made it.
         """
-        future: Any = await self.app.producer.send(
-            topic.get_topic_name(), key, value, partition, None, headers
-        )
-        future.add_done_callback(_log_failure)
+        name = topic.get_topic_name()
+        try:
+            future: Any = await self.app.producer.send(name, key, value, partition, None, headers)
+        except Exception as exc:  # refused before queueing (no metadata in time, too big)
+            self.delivery.fail(name, exc)
+            raise
+        self.delivery.watch(future, name)
 
-    def index_deadline(self, key: bytes, due: datetime | None, partition: int) -> None:
+    async def index_deadline(self, key: bytes, due: datetime | None, partition: int) -> None:
         """Keep the deadline index in step with a subject's earliest deadline.
 
-        Must run inside a stream (tables are written there only); it writes only when
-        the entry changes, so most events cost one lookup, a plain dict one (writes go
-        through Faust's table: they are rare).
+        Must run inside a stream, on ``partition`` (the record's); it writes only when
+        the entry changes, so most events cost one lookup. Writes go through
+        :class:`RawTable` like the other tables', so their changelog records are
+        watched by the delivery guard and queued on the producer before the record's
+        offset can be committed (Faust's ``table[key] = value`` goes through a buffer
+        that the flush before a commit does not always empty).
         """
-        index = self.deadline_index
         current = self.index_table.get(key)
         if due is None:
             if current is not None:
-                del index[key]
+                await self.index_table.delete(key, partition)
             return
         value = index_value(due, partition)
         if current != value:
-            index[key] = value
+            await self.index_table.put(key, value, partition)
 
     def active_partitions(self, topic: str) -> set[int] | None:
         """Partitions of ``topic`` this worker owns now (None if unknown yet)."""
@@ -116,18 +124,27 @@ class Topology:
         return {tp.partition for tp in actives if tp.topic == topic}
 
 
-def _log_failure(future: Any) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("send failed after the producer's retries: %r", future.exception())
-
-
 def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
     return app.topic(name, schema=RawSchema(), partitions=partitions)
 
 
 class WorkerApp(faust.App):
-    """``faust.App`` whose stream buffers are :class:`LowWaterQueue` (one wait per
-    half buffer under a backlog, not one per record)."""
+    """``faust.App`` with the worker's delivery guard, whose stream buffers are
+    :class:`LowWaterQueue` (one wait per half buffer under a backlog, not one per
+    record)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.delivery = DeliveryGuard(on_failure=self._crash_uncommitted)
+        self.sensors = GuardedSensorDelegate(self, self.delivery)
+        self._crashing: asyncio.Future[None] | None = None
+
+    def _crash_uncommitted(self, error: UndeliveredOutput) -> None:
+        # Crash, not stop: mode's Worker then stops everything and exits non-zero with
+        # this error, for a supervisor to restart. The commits of the shutdown are
+        # refused by the guard (privtrail.streams.consumer).
+        if self._crashing is None:
+            self._crashing = asyncio.ensure_future(self.crash(error))
 
     def FlowControlQueue(  # noqa: N802  # Faust's name
         self, maxsize: int | None = None, *, clear_on_resume: bool = False
@@ -137,7 +154,7 @@ class WorkerApp(faust.App):
         )
 
 
-def faust_app(settings: WorkerSettings) -> faust.App:
+def faust_app(settings: WorkerSettings) -> WorkerApp:
     """The bare ``faust.App`` with the worker's configuration and no agents."""
     brokers = [f"kafka://{host.strip()}" for host in settings.bootstrap.split(",")]
     data_dir = settings.data_dir

@@ -1,4 +1,4 @@
-"""Faust's Kafka consumer without four asyncio tasks per record.
+"""Faust's Kafka consumer without four asyncio tasks per record, and with a commit gate.
 
 Faust hands every fetched record to the streams with
 ``await self.wait_first(callback(record), self.suspend_flow.wait())`` (the consumer's
@@ -17,6 +17,12 @@ created, so it also runs first, and a hand-over that does not wait completes bef
 any of the other tasks (the suspended flow included) gets to run. A hand-over that
 waits, fails or is cancelled behaves as before. Only the returned ``WaitResults`` may
 name fewer winners (the drain loop ignores them).
+
+The commit gate: every offset commit of the consumer (periodic, at a rebalance, on the
+way out, after an agent error) ends in ``_commit``, after Faust has flushed the
+producer. :meth:`FastDrainConsumer._commit` first asks the app's delivery guard
+(:mod:`privtrail.streams.delivery`), which says no once any output was not
+acknowledged by the broker; the offsets then stay where they are.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from typing import Any
 
 from faust.transport.drivers.aiokafka import Consumer
 from mode.services import WaitResults
+
+from privtrail.streams.delivery import DeliveryGuard
 
 
 class FastWaitFirst:
@@ -56,7 +64,14 @@ class FastWaitFirst:
 
 
 class FastDrainConsumer(FastWaitFirst, Consumer):
-    """The aiokafka consumer of Faust with :class:`FastWaitFirst`."""
+    """The aiokafka consumer of Faust with :class:`FastWaitFirst` and the commit gate."""
+
+    async def _commit(self, offsets: Any) -> bool:
+        guard: DeliveryGuard | None = getattr(self.app, "delivery", None)
+        if guard is not None and not await guard.may_commit():
+            return False  # Faust then neither commits nor tells the tables it did
+        committed: bool = await super()._commit(offsets)
+        return committed
 
 
 def _close(coros: tuple[Any, ...]) -> None:

@@ -118,12 +118,12 @@ def register(topo: Topology) -> None:
             key = record.key
             raw = subjects.get(key)
             if raw is None:
-                topo.index_deadline(key, None, record.message.partition)
+                await topo.index_deadline(key, None, record.message.partition)
                 continue
             tick_id, now = parse_tick(record.value)
             result = step.on_tick(key, raw, tick_id, now)
             if not result.replayed:
                 partition = record.message.partition
                 await subjects.put(key, result.value, partition)
-                topo.index_deadline(key, step.next_due(key, result.value), partition)
+                await topo.index_deadline(key, step.next_due(key, result.value), partition)
             await send_alerts(topo, result.alerts)

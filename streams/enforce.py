@@ -91,5 +91,5 @@ def register(topo: Topology) -> None:
             if not result.replayed:
                 partition = record.message.partition
                 await subjects.put(key, result.value, partition)
-                topo.index_deadline(key, step.next_due(key, result.value), partition)
+                await topo.index_deadline(key, step.next_due(key, result.value), partition)
             await send_alerts(topo, result.alerts)

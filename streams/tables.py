@@ -10,8 +10,9 @@ the partition of the record being processed, as Faust does. Recovery is Faust's 
 unchanged: it rebuilds the store from the changelog at start and at rebalance.
 
 Still at least once: the record goes to the same producer Faust flushes before every
-offset commit. What is lost are the table get/set counters of Faust's monitor (its web
-page), nothing the worker reads.
+offset commit, through ``Topology.send``, whose delivery guard refuses any commit once a
+send failed (:mod:`privtrail.streams.delivery`). What is lost are the table get/set
+counters of Faust's monitor (its web page), nothing the worker reads.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ Send = Callable[..., Awaitable[None]]
 
 
 class RawTable:
-    """``get``/``put`` on a Faust ``Table`` (bytes -> bytes, ``store="memory://"``)."""
+    """``get``/``put``/``delete`` on a Faust ``Table`` (bytes -> bytes, ``store="memory://"``)."""
 
     __slots__ = ("table", "_send")
 
@@ -40,3 +41,10 @@ class RawTable:
         with the source topic, as Faust writes it)."""
         self.table.data.data[key] = value
         await self._send(self.table.changelog_topic, key, value, partition=partition)
+
+    async def delete(self, key: bytes, partition: int) -> None:
+        """Remove ``key`` and record a tombstone (value None) in the changelog, on
+        ``partition``: what Faust's ``del table[key]`` does; recovery applies it as a
+        delete."""
+        self.table.data.data.pop(key, None)
+        await self._send(self.table.changelog_topic, key, None, partition=partition)
