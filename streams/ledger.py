@@ -77,7 +77,10 @@ class Ledger(Generic[S]):
             if text is None:
                 text = encoded[op_id] = _encode([op_id, alerts])
             entries.append(text)
-        state = _encode(self.state.to_dict())
+        # A state that can write its own JSON text (ActorState: remembered window entries)
+        # does, byte for byte what encoding its dict gives.
+        json_text = getattr(self.state, "json_text", None)
+        state = json_text() if json_text is not None else _encode(self.state.to_dict())
         return f'{{"state":{state},"recent":[{",".join(entries)}]}}'.encode()
 
     @classmethod

@@ -8,6 +8,7 @@ dict and back, for the stream processors' Faust tables (changelog topics).
 from __future__ import annotations
 
 import functools
+import json
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,10 @@ from privtrail.events import format_timestamp
 # table's value), so each timestamp in it is formatted again and again: remember them.
 # Bounded: about 120 bytes per entry, 128k entries.
 _window_time = functools.lru_cache(maxsize=1 << 17)(format_timestamp)
+
+
+# The compact JSON the stream worker's ledgers use (streams/ledger.py).
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _ts(value: str) -> datetime:
@@ -192,6 +197,10 @@ class ActorState:
     window: deque[tuple[datetime, str]] = field(default_factory=deque)
     counts: dict[str, int] = field(default_factory=dict)
     over: bool = False
+    # JSON text of each window entry, by entry: see json_text.
+    _entry_text: dict[tuple[datetime, str], str] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,6 +209,30 @@ class ActorState:
             "window": [[_window_time(t), s] for t, s in self.window],
             "over": self.over,
         }
+
+    def json_text(self) -> str:
+        """Exactly ``_json(self.to_dict())``, with each window entry's text remembered.
+
+        The stream worker writes this with every one of the actor's events, and the window
+        holds the actor's whole rolling hour (hundreds of entries for a busy desk): encoding
+        it afresh each time was most of the worker's CPU. Entries only enter at the right
+        and leave at the left, so the remembered texts are reused until they leave.
+        """
+        texts = self._entry_text
+        parts = []
+        for entry in self.window:
+            text = texts.get(entry)
+            if text is None:
+                text = texts[entry] = _json([_window_time(entry[0]), entry[1]])
+            parts.append(text)
+        if len(texts) > 2 * len(parts) + 64:  # drop entries that left the window
+            live = set(self.window)
+            for entry in [e for e in texts if e not in live]:
+                del texts[entry]
+        return (
+            f'{{"actor_id":{_json(self.actor_id)},"roles":{_json(sorted(self.roles))},'
+            f'"window":[{",".join(parts)}],"over":{_json(self.over)}}}'
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ActorState:
