@@ -63,8 +63,14 @@ class FastWaitFirst:
         return rest
 
 
-class FastDrainConsumer(FastWaitFirst, Consumer):
-    """The aiokafka consumer of Faust with :class:`FastWaitFirst` and the commit gate."""
+class FastDrainConsumer(Consumer):
+    """The aiokafka consumer of Faust with the commit gate.
+
+    Not with :class:`FastWaitFirst` for now: with it, a worker taking over a killed
+    worker's partitions sometimes never processed them (tests/integration/test_scaling.py
+    failed in about half of the runs on 2026-11-28; without it, it passes). Until the
+    cause is found, correctness wins over its ~20 % of CPU per event.
+    """
 
     async def _commit(self, offsets: Any) -> bool:
         guard: DeliveryGuard | None = getattr(self.app, "delivery", None)
