@@ -68,7 +68,7 @@ class FastDrainConsumer(Consumer):
 
     Not with :class:`FastWaitFirst` for now: with it, a worker taking over a killed
     worker's partitions sometimes never processed them (tests/integration/test_scaling.py
-    failed in about half of the runs on 2026-11-28; without it, it passes). Until the
+    failed in 4 of 6 runs on 2026-11-28; without it, 3 of 3 passed). Until the
     cause is found, correctness wins over its ~20 % of CPU per event.
     """
 
