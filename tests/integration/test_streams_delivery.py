@@ -196,7 +196,10 @@ def test_an_unacknowledged_alert_is_never_committed_past_and_arrives_after_resta
             for r in read_topic(kafka_bootstrap, names.valid)
             if decode_event(r.value).event_id == violation["event_id"]
         )
-        assert arrivals in (1, 2)
+        # Each start of a worker (and a rebalance before its first commit, e.g. while the
+        # crashed member's session expires) forwards the uncommitted event again: at least
+        # once. What must hold is one identical alert copy per arrival, nothing else.
+        assert arrivals >= 1
         assert set(copies.values()) == {arrivals}, f"copies {copies}, arrivals {arrivals}"
         raw = read_topic(kafka_bootstrap, names.alerts)
         assert len({r.value for r in raw}) == len(copies), "copies are byte-identical"
