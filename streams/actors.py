@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from privtrail.engine import ActorEngine, ActorState
-from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
 from privtrail.streams.enforce import send_alerts
 from privtrail.streams.ledger import LedgerStep
@@ -40,16 +39,8 @@ def register(topo: Topology) -> None:
     async def actor_agent(stream: Any) -> None:
         async for record in stream.events():
             key = record.key
-            try:
-                event = topo.decoder.decode(record.value)
-            except (WireError, ContractError) as exc:
-                log.error(
-                    "undecodable record on %s[%d]@%d skipped: %s",
-                    record.message.topic,
-                    record.message.partition,
-                    record.message.offset,
-                    exc,
-                )
+            event = topo.decoder.decode_record(record)
+            if event is None:
                 continue
             if not key:
                 continue  # only the validate agent writes here, always with a key

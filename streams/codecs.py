@@ -10,9 +10,13 @@ would return; a miss (another worker validated it, or it was evicted) just decod
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from privtrail.errors import ContractError, WireError
 from privtrail.wire import decode_event
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 50_000
 """Entries kept: far more than the records between validate and enforce at any time
@@ -41,6 +45,25 @@ class EventDecoder:
             del cache[next(iter(cache))]  # the oldest: dicts keep insertion order
         cache[bytes(value)] = event
         return event
+
+    def decode_record(self, record: Any) -> Any | None:
+        """The event of a Faust stream record, or None (logged) when it cannot be decoded.
+
+        Only the validate agent writes the topics enforce and the actor agent read, so a
+        record that does not decode there comes from a foreign writer: skipped, not fatal.
+        """
+        try:
+            return self.decode(record.value)
+        except (WireError, ContractError) as exc:
+            message = record.message
+            log.error(
+                "undecodable record on %s[%d]@%d skipped: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                exc,
+            )
+            return None
 
     def __len__(self) -> int:
         return len(self._cache)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
-from privtrail.errors import ContractError, WireError
 from privtrail.policy import Policy
 from privtrail.streams.ledger import LedgerStep, StepResult
 from privtrail.wire import encode_alert
@@ -70,17 +69,8 @@ def register(topo: Topology) -> None:
     @topo.app.agent(topo.valid, name="privtrail.enforce")
     async def enforce(stream: Any) -> None:
         async for record in stream.events():
-            try:
-                event = topo.decoder.decode(record.value)
-            except (WireError, ContractError) as exc:
-                # Only the validate agent writes here; anything else is a foreign writer.
-                log.error(
-                    "undecodable record on %s[%d]@%d skipped: %s",
-                    record.message.topic,
-                    record.message.partition,
-                    record.message.offset,
-                    exc,
-                )
+            event = topo.decoder.decode_record(record)
+            if event is None:
                 continue
             subject = event.subject_id
             if subject is None:

@@ -149,3 +149,23 @@ def test_event_decoder_returns_what_decode_returns_and_caches() -> None:
     with pytest.raises(WireError):
         decoder.decode(b"\x00garbage")
     assert len(decoder) == 4  # failures are never cached
+
+
+def test_decode_record_skips_an_undecodable_record_with_its_coordinates(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from types import SimpleNamespace
+
+    from privtrail.streams.codecs import EventDecoder
+    from privtrail.wire import encode_event
+
+    event = scenario()[0]
+    decoder = EventDecoder()
+
+    def record(value: bytes) -> Any:
+        message = SimpleNamespace(topic="privacy.events.valid", partition=3, offset=41)
+        return SimpleNamespace(value=value, message=message)
+
+    assert decoder.decode_record(record(encode_event(event))) == event
+    assert decoder.decode_record(record(b"\x00garbage")) is None
+    assert "undecodable record on privacy.events.valid[3]@41 skipped" in caplog.text
