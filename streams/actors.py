@@ -44,7 +44,8 @@ def register(topo: Topology) -> None:
                 continue
             if not key:
                 continue  # only the validate agent writes here, always with a key
-            result = step.on_event(key, actors.get(key), event)
-            if not result.replayed:
-                await actors.put(key, result.value, record.message.partition)
-            await send_alerts(topo, result.alerts)
+            ledger = actors.ledger(key)
+            alerts, replayed = step.apply(ledger, event)
+            if not replayed:  # written before the next commit
+                actors.changed(key, ledger, record.message.partition)
+            await send_alerts(topo, alerts)

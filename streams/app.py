@@ -17,12 +17,14 @@ Faust's exactly-once mode is not used.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import faust
 
+from privtrail.engine import ActorState, SubjectState
 from privtrail.policy import Policy, default_policy, load_policy
 from privtrail.streams import actors, consumer, deadlines, enforce, notify, validate
 from privtrail.streams.actors import ActorStep
@@ -30,11 +32,12 @@ from privtrail.streams.codecs import EventDecoder
 from privtrail.streams.deadlines import Clock, index_value
 from privtrail.streams.delivery import DeliveryGuard, GuardedSensorDelegate, UndeliveredOutput
 from privtrail.streams.enforce import SubjectStep
+from privtrail.streams.ledger import Ledger
 from privtrail.streams.notify import WebhookNotifier
 from privtrail.streams.queues import LowWaterQueue
 from privtrail.streams.schema import RawSchema
 from privtrail.streams.settings import WorkerSettings
-from privtrail.streams.tables import RawTable
+from privtrail.streams.tables import LedgerTable, RawTable
 
 
 @dataclass(slots=True, eq=False)
@@ -58,17 +61,30 @@ class Topology:
     actor_step: ActorStep
     decoder: EventDecoder
     notifier: WebhookNotifier | None = None
-    # The agents' fast path to ``subjects`` and ``actors`` (see privtrail.streams.tables).
-    subject_table: RawTable = field(init=False)
-    actor_table: RawTable = field(init=False)
+    # The agents' fast path to ``subjects`` and ``actors``: ledgers changed in memory,
+    # written to the changelogs before each commit (see privtrail.streams.tables).
+    subject_table: LedgerTable[SubjectState] = field(init=False)
+    actor_table: LedgerTable[ActorState] = field(init=False)
     index_table: RawTable = field(init=False)
     delivery: DeliveryGuard = field(init=False)
 
     def __post_init__(self) -> None:
         self.delivery = self.app.delivery
-        self.subject_table = RawTable(self.subjects, self.send)
-        self.actor_table = RawTable(self.actors, self.send)
+        self.subject_table = LedgerTable(
+            RawTable(self.subjects, self.send), self.subject_step.cache, self._index_subject
+        )
+        self.actor_table = LedgerTable(RawTable(self.actors, self.send), self.actor_step.cache)
         self.index_table = RawTable(self.deadline_index, self.send)
+        self.app.before_commit_hooks.append(self.flush_tables)
+
+    async def flush_tables(self) -> int:
+        """Send the changelog records of every ledger changed since the last flush."""
+        return await self.subject_table.flush() + await self.actor_table.flush()
+
+    async def _index_subject(
+        self, key: bytes, ledger: Ledger[SubjectState], partition: int
+    ) -> None:
+        await self.index_deadline(key, ledger.state.next_due(), partition)
 
     async def send(
         self,
@@ -99,8 +115,9 @@ class Topology:
     async def index_deadline(self, key: bytes, due: datetime | None, partition: int) -> None:
         """Keep the deadline index in step with a subject's earliest deadline.
 
-        Must run inside a stream, on ``partition`` (the record's); it writes only when
-        the entry changes, so most events cost one lookup. Writes go through
+        Runs when a subject's ledger is flushed (``partition`` is the one of the record
+        that last changed it), and for a tick of an unknown subject; it writes only when
+        the entry changes, so most flushes cost one lookup. Writes go through
         :class:`RawTable` like the other tables', so their changelog records are
         watched by the delivery guard and queued on the producer before the record's
         offset can be committed (Faust's ``table[key] = value`` goes through a buffer
@@ -138,6 +155,13 @@ class WorkerApp(faust.App):
         self.delivery = DeliveryGuard(on_failure=self._crash_uncommitted)
         self.sensors = GuardedSensorDelegate(self, self.delivery)
         self._crashing: asyncio.Future[None] | None = None
+        # Run before every offset commit, ahead of Faust's producer flush
+        # (privtrail.streams.consumer.FastDrainConsumer._handle_attached).
+        self.before_commit_hooks: list[Callable[[], Awaitable[Any]]] = []
+
+    async def before_commit(self) -> None:
+        for hook in self.before_commit_hooks:
+            await hook()
 
     def _crash_uncommitted(self, error: UndeliveredOutput) -> None:
         # Crash, not stop: mode's Worker then stops everything and exits non-zero with
@@ -145,6 +169,16 @@ class WorkerApp(faust.App):
         # refused by the guard (privtrail.streams.consumer).
         if self._crashing is None:
             self._crashing = asyncio.ensure_future(self.crash(error))
+
+    async def _on_partitions_revoked(self, revoked: Any) -> None:
+        await super()._on_partitions_revoked(revoked)
+        # The rebalance's commit flushed the write-behind tables already, unless it had
+        # no offset to commit; then what is still dirty belongs to records not
+        # committed, which the next owner replays. Writing it anyway keeps the changelog
+        # and this worker's memory alike (replays are harmless).
+        if not self.should_stop and self.before_commit_hooks:
+            await self.before_commit()
+            await self.producer.flush()
 
     def FlowControlQueue(  # noqa: N802  # Faust's name
         self, maxsize: int | None = None, *, clear_on_resume: bool = False

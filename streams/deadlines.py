@@ -116,14 +116,12 @@ def register(topo: Topology) -> None:
     async def deadline_agent(stream: Any) -> None:
         async for record in stream.events():
             key = record.key
-            raw = subjects.get(key)
-            if raw is None:
+            if not subjects.known(key):
                 await topo.index_deadline(key, None, record.message.partition)
                 continue
             tick_id, now = parse_tick(record.value)
-            result = step.on_tick(key, raw, tick_id, now)
-            if not result.replayed:
-                partition = record.message.partition
-                await subjects.put(key, result.value, partition)
-                await topo.index_deadline(key, step.next_due(key, result.value), partition)
-            await send_alerts(topo, result.alerts)
+            ledger = subjects.ledger(key)
+            alerts, replayed = step.tick(ledger, tick_id, now)
+            if not replayed:  # written, with the deadline index, before the next commit
+                subjects.changed(key, ledger, record.message.partition)
+            await send_alerts(topo, alerts)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
 from privtrail.policy import Policy
-from privtrail.streams.ledger import LedgerStep, StepResult
+from privtrail.streams.ledger import Ledger, LedgerStep, StepResult
 from privtrail.wire import encode_alert
 
 if TYPE_CHECKING:
@@ -33,14 +33,24 @@ class SubjectStep(LedgerStep[SubjectState]):
             SubjectEngine(policy), SubjectState.from_dict, lambda s: SubjectState(subject_id=s)
         )
 
-    def on_tick(self, key: bytes, raw: bytes, tick_id: str, now: datetime) -> StepResult:
-        """Fire what is due at ``now``; ``tick_id`` makes a replayed tick harmless."""
-        ledger = self.cache.get(key, raw)
+    def tick(
+        self, ledger: Ledger[SubjectState], tick_id: str, now: datetime
+    ) -> tuple[list[Alert], bool]:
+        """Fire what is due at ``now`` in place, once: (alerts to send, replayed).
+        ``tick_id`` makes a replayed tick harmless."""
         again = ledger.replay(tick_id)
         if again is not None:
-            return StepResult(raw, again, replayed=True)
+            return again, True
         alerts = self.engine.due(ledger.state, now)
         ledger.remember(tick_id, alerts)
+        return alerts, False
+
+    def on_tick(self, key: bytes, raw: bytes, tick_id: str, now: datetime) -> StepResult:
+        """:meth:`tick` on the ledger held as ``raw``, giving the new value's bytes."""
+        ledger = self.cache.get(key, raw)
+        alerts, replayed = self.tick(ledger, tick_id, now)
+        if replayed:
+            return StepResult(raw, alerts, replayed=True)
         value = ledger.to_bytes()
         self.cache.put(key, value, ledger)
         return StepResult(value, alerts, replayed=False)
@@ -77,9 +87,8 @@ def register(topo: Topology) -> None:
                 await send_alerts(topo, evaluate_stateless(policy, event))
                 continue
             key = subject.encode()
-            result = step.on_event(key, subjects.get(key), event)
-            if not result.replayed:
-                partition = record.message.partition
-                await subjects.put(key, result.value, partition)
-                await topo.index_deadline(key, step.next_due(key, result.value), partition)
-            await send_alerts(topo, result.alerts)
+            ledger = subjects.ledger(key)
+            alerts, replayed = step.apply(ledger, event)
+            if not replayed:  # written, with the deadline index, before the next commit
+                subjects.changed(key, ledger, record.message.partition)
+            await send_alerts(topo, alerts)

@@ -151,13 +151,21 @@ class LedgerStep(Generic[S]):
         self.engine = engine
         self.cache: LedgerCache[S] = LedgerCache(load, new)
 
-    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
-        ledger = self.cache.get(key, raw)
+    def apply(self, ledger: Ledger[S], event: Any) -> tuple[list[Alert], bool]:
+        """Apply ``event`` to ``ledger`` in place, once: (alerts to send, replayed)."""
         again = ledger.replay(event.event_id)
         if again is not None:
-            return StepResult(raw or ledger.to_bytes(), again, replayed=True)
+            return again, True
         alerts = self.engine.process(ledger.state, event)
         ledger.remember(event.event_id, alerts)
+        return alerts, False
+
+    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
+        """:meth:`apply` on the ledger held as ``raw``, giving the new value's bytes."""
+        ledger = self.cache.get(key, raw)
+        alerts, replayed = self.apply(ledger, event)
+        if replayed:
+            return StepResult(raw or ledger.to_bytes(), alerts, replayed=True)
         value = ledger.to_bytes()
         self.cache.put(key, value, ledger)
         return StepResult(value, alerts, replayed=False)

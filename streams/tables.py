@@ -18,7 +18,9 @@ counters of Faust's monitor (its web page), nothing the worker reads.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic
+
+from privtrail.streams.ledger import Ledger, LedgerCache, S
 
 Send = Callable[..., Awaitable[None]]
 
@@ -48,3 +50,87 @@ class RawTable:
         delete."""
         self.table.data.data.pop(key, None)
         await self._send(self.table.changelog_topic, key, None, partition=partition)
+
+
+OnFlush = Callable[[bytes, "Ledger[Any]", int], Awaitable[None]]
+
+
+class LedgerTable(Generic[S]):
+    """A :class:`RawTable` of ledgers whose changelog records wait for the next commit.
+
+    The write-behind cache of Kafka Streams' state stores, for the same reason: the
+    subject and actor agents change a ledger with every event, and encoding the whole
+    value and sending it to the changelog each time costs more than the rules (an
+    actor's value holds its whole bulk-access window, a subject's its last operations).
+    Here an event changes the ledger object in memory and marks the key dirty;
+    :meth:`flush` encodes each dirty key once and sends one changelog record per key,
+    however many events changed it since the last flush.
+
+    Still at least once: the worker calls :meth:`flush` before every offset commit,
+    after Faust chose the offsets to commit and before it flushes the producer
+    (``FastDrainConsumer._handle_attached``), so every state change of a committed
+    record is in the changelog, queued on the same producer and watched by the
+    delivery guard, before its offset is. A crash loses only uncommitted work, which
+    is replayed; the ledgers' memory of applied operations makes that harmless.
+    """
+
+    __slots__ = ("raw", "cache", "_on_flush", "_dirty", "_flushing")
+
+    def __init__(
+        self, raw: RawTable, cache: LedgerCache[S], on_flush: OnFlush | None = None
+    ) -> None:
+        self.raw = raw
+        self.cache = cache
+        self._on_flush = on_flush  # e.g. keep the deadline index in step with the state
+        self._dirty: dict[bytes, tuple[int, Ledger[S]]] = {}
+        self._flushing: dict[bytes, tuple[int, Ledger[S]]] = {}
+
+    def ledger(self, key: bytes) -> Ledger[S]:
+        """The current ledger of ``key`` (a fresh one if the table has none), to change in
+        place and then pass to :meth:`changed`."""
+        # Dirty ledgers first: the store still holds their last flushed bytes, and the
+        # decoded cache may have evicted them.
+        pending = self._dirty.get(key) or self._flushing.get(key)
+        if pending is not None:
+            return pending[1]
+        return self.cache.get(key, self.raw.get(key))
+
+    def known(self, key: bytes) -> bool:
+        """Whether the table holds ``key``, flushed or not."""
+        return key in self._dirty or key in self._flushing or self.raw.get(key) is not None
+
+    def changed(self, key: bytes, ledger: Ledger[S], partition: int) -> None:
+        """``ledger`` (of ``key``, from a record of ``partition``) changed: write it at the
+        next flush, on that partition of the changelog."""
+        self._dirty[key] = (partition, ledger)
+
+    @property
+    def dirty(self) -> int:
+        """Keys changed since the last flush."""
+        return len(self._dirty)
+
+    async def flush(self) -> int:
+        """Encode each dirty ledger and send its changelog record; the number sent."""
+        batch = self._dirty
+        if not batch:
+            return 0
+        self._dirty = {}
+        # While the sends below wait, the agents may change these ledgers again: they
+        # find them in ``_flushing`` and mark them dirty anew, so the newer state is
+        # written by the next flush (and may already be by this one).
+        self._flushing = batch
+        try:
+            for key, (partition, ledger) in batch.items():
+                value = ledger.to_bytes()
+                self.cache.put(key, value, ledger)
+                await self.raw.put(key, value, partition)
+                if self._on_flush is not None:
+                    await self._on_flush(key, ledger, partition)
+        except BaseException:
+            # Not sent: keep them dirty (unless changed since), so nothing is dropped.
+            for key, entry in batch.items():
+                self._dirty.setdefault(key, entry)
+            raise
+        finally:
+            self._flushing = {}
+        return len(batch)

@@ -137,7 +137,7 @@ def test_the_worker_app_uses_the_fast_consumer(tmp_path: Path) -> None:
     topo = build_app(WorkerSettings(bootstrap="127.0.0.1:1", data_dir=tmp_path, app_id="w1"))
     assert topo.app.transport.Consumer is FastDrainConsumer
     assert isinstance(topo.valid.schema, RawSchema)
-    assert topo.subject_table.table is topo.subjects
+    assert topo.subject_table.raw.table is topo.subjects
     assert topo.subjects.changelog_topic.get_topic_name() == "w1-subjects-changelog"
 
 

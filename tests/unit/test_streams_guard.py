@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 from aiokafka.producer.message_accumulator import MessageAccumulator
 from aiokafka.structs import TopicPartition
 from faust.transport.consumer import ThreadDelegateConsumer
+from fixtures.faketable import FakeTable
 
 from privtrail.streams.delivery import (
     DeliveryGuard,
@@ -133,7 +134,7 @@ def test_topology_send_watches_each_record(tmp_path: Path) -> None:
 
     async def main() -> None:
         await topo.send(topo.alerts, b"ps_a", b"alert")
-        await topo.subject_table.put(b"ps_a", b"{}", 2)
+        await topo.subject_table.raw.put(b"ps_a", b"{}", 2)
         producer.futures[0].set_result("ok")
         producer.futures[1].set_exception(MessageSizeTooLargeError())
         await asyncio.sleep(0)
@@ -217,24 +218,13 @@ def test_faust_send_errors_reach_the_guard(tmp_path: Path) -> None:
 
 
 # -- the deadline index goes through RawTable (watched, no Faust buffer) -------------------
-class _Store:
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-
-class _Table:
-    def __init__(self) -> None:
-        self.data = _Store()
-        self.changelog_topic = "index-changelog"
-
-
 def test_raw_table_delete_removes_and_sends_a_tombstone() -> None:
     sent: list[tuple[Any, ...]] = []
 
     async def send(topic: Any, key: bytes, value: bytes | None, *, partition: int) -> None:
         sent.append((topic, key, value, partition))
 
-    table = RawTable(_Table(), send)
+    table = RawTable(FakeTable("index-changelog"), send)
     run(table.put(b"ps_a", b"[1.0, 3]", 3))
     run(table.delete(b"ps_a", 3))
     assert table.get(b"ps_a") is None
@@ -252,7 +242,7 @@ def test_index_deadline_writes_only_changes(tmp_path: Path) -> None:
     async def send(topic: Any, key: bytes, value: bytes | None, *, partition: int) -> None:
         sent.append((key, value, partition))
 
-    topo.index_table = RawTable(_Table(), send)
+    topo.index_table = RawTable(FakeTable("index-changelog"), send)
     due = datetime(2026, 1, 2, tzinfo=UTC)
 
     async def main() -> None:
