@@ -9,7 +9,7 @@ unless ``--bootstrap`` names a running broker. Then, on fresh topics:
 
 1. throughput: N events are produced up front; one ``privtrail worker`` (subprocess)
    drains them through validate + enforce (done: the worker group's committed offsets
-   on the valid topic reach the end); the rate is read from the timestamps of the
+   on the events topic reach the end; validate enforces in place); the rate is read from the timestamps of the
    alerts enforce wrote (one per ten events), so start-up does not count. The baseline
    is a bare aiokafka loop (subprocess) doing the same two hops without decoding, rules
    or tables: events -> copy topic -> out topic, its rate read from the out topic.
@@ -446,7 +446,9 @@ def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
         if not args.latency_only:
             cpu0 = cpu_seconds(worker.pid)
             spy = start_profile(worker.pid, Path(args.profile)) if args.profile else None
-            wait_drained(admin, app_id, t["valid"], len(forms), 900)
+            # Keyed by subject on a topic laid out like the tables: validate enforces
+            # every event in place, so its commits on the events topic are enforce's.
+            wait_drained(admin, app_id, t["events"], len(forms), 900)
             worker_cpu = cpu_seconds(worker.pid) - cpu0
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT

@@ -26,6 +26,7 @@ import faust
 
 from privtrail.engine import ActorState, SubjectState
 from privtrail.policy import Policy, default_policy, load_policy
+from privtrail.sdk.partitioner import KeyHashes
 from privtrail.streams import actors, consumer, deadlines, enforce, notify, validate
 from privtrail.streams.actors import ActorStep
 from privtrail.streams.codecs import EventDecoder
@@ -52,6 +53,7 @@ class Topology:
     valid: Any
     dlq: Any
     alerts: Any
+    subject_events: Any  # valid events re-keyed by subject, when not enforced in place
     actor_events: Any
     ticks: Any
     subjects: Any  # faust Table: subject pseudonym (bytes) -> ledger (bytes)
@@ -67,6 +69,7 @@ class Topology:
     actor_table: LedgerTable[ActorState] = field(init=False)
     index_table: RawTable = field(init=False)
     delivery: DeliveryGuard = field(init=False)
+    _key_hash: KeyHashes = field(init=False)
 
     def __post_init__(self) -> None:
         self.delivery = self.app.delivery
@@ -76,6 +79,23 @@ class Topology:
         self.actor_table = LedgerTable(RawTable(self.actors, self.send), self.actor_step.cache)
         self.index_table = RawTable(self.deadline_index, self.send)
         self.app.before_commit_hooks.append(self.flush_tables)
+        self._key_hash = KeyHashes()
+
+    def in_place(self, key: bytes, topic: str, partition: int) -> bool:
+        """Whether a record of ``topic`` on ``partition`` keyed ``key`` may change the
+        table entry ``key`` here, without the repartition hop.
+
+        Yes when ``topic`` has the tables' partition count (Faust's assignor then gives
+        this worker partition ``p`` of the topic, of the co-partitioned topics and of
+        the changelogs together) and ``p`` is where Kafka's default partitioner puts
+        ``key``: where the repartition hop would bring it. The SDK keys events by
+        subject, so on a topic laid out like the tables every one of its events is.
+        """
+        n = self.settings.partitions
+        if self._key_hash(key) % n != partition:
+            return False
+        count: int | None = self.app.consumer.topic_partitions(topic)
+        return count == n
 
     async def flush_tables(self) -> int:
         """Send the changelog records of every ledger changed since the last flush."""
@@ -247,6 +267,7 @@ def build_app(
         valid=_raw_topic(app, names.valid, n),
         dlq=_raw_topic(app, names.dlq, n),
         alerts=_raw_topic(app, names.alerts, n),
+        subject_events=_raw_topic(app, settings.subjects_topic, n),
         actor_events=_raw_topic(app, settings.actors_topic, n),
         ticks=_raw_topic(app, settings.ticks_topic, n),
         subjects=table("subjects"),

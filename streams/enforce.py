@@ -71,24 +71,31 @@ async def send_alerts(topo: Topology, alerts: list[Alert]) -> None:
         await topo.send(topo.alerts, alert_key(alert), encode_alert(alert))
 
 
-def register(topo: Topology) -> None:
-    """Add the enforce agent (valid topic -> subject table, stateless rules -> alerts)."""
-    step = topo.subject_step
-    subjects, policy = topo.subject_table, topo.policy
+async def enforce_event(topo: Topology, key: bytes | None, event: Any, partition: int) -> None:
+    """Judge one valid event: the subject-side rules on its subject's ledger (``key``,
+    held in table partition ``partition``), or the stateless rules for an event without a
+    subject (``key`` None); send the alerts."""
+    if key is None:
+        await send_alerts(topo, evaluate_stateless(topo.policy, event))
+        return
+    subjects = topo.subject_table
+    ledger = subjects.ledger(key)
+    alerts, replayed = topo.subject_step.apply(ledger, event)
+    if not replayed:  # written, with the deadline index, before the next commit
+        subjects.changed(key, ledger, partition)
+    await send_alerts(topo, alerts)
 
-    @topo.app.agent(topo.valid, name="privtrail.enforce")
+
+def register(topo: Topology) -> None:
+    """Add the enforce agent (subject repartition topic -> subject table -> alerts): the
+    events validate could not enforce in place (docs/streams.md, Topology)."""
+
+    @topo.app.agent(topo.subject_events, name="privtrail.enforce")
     async def enforce(stream: Any) -> None:
         async for record in stream.events():
             event = topo.decoder.decode_record(record)
             if event is None:
                 continue
             subject = event.subject_id
-            if subject is None:
-                await send_alerts(topo, evaluate_stateless(policy, event))
-                continue
-            key = subject.encode()
-            ledger = subjects.ledger(key)
-            alerts, replayed = step.apply(ledger, event)
-            if not replayed:  # written, with the deadline index, before the next commit
-                subjects.changed(key, ledger, record.message.partition)
-            await send_alerts(topo, alerts)
+            key = subject.encode() if subject is not None else None
+            await enforce_event(topo, key, event, record.message.partition)

@@ -105,6 +105,12 @@ class WorkerSettings:
         return f"{self.app_id}-actors"
 
     @property
+    def subjects_topic(self) -> str:
+        """Valid events re-keyed by subject, for those that did not arrive on their
+        subject's partition (feeds the enforce agent)."""
+        return f"{self.app_id}-subject-events"
+
+    @property
     def ticks_topic(self) -> str:
         """Deadline ticks, one per due subject, on that subject's partition."""
         return f"{self.app_id}-deadline-ticks"

@@ -6,10 +6,12 @@ otherwise create them on first metadata request with the broker default partitio
 count, silently breaking co-partitioning. So the worker creates every topic it reads
 or writes before the app starts, and checks the ones that already exist.
 
-Co-partitioned topics (the valid events, the actor repartition topic, the deadline
-ticks) must have exactly the tables' partition count: Faust writes a table's changelog
-to the partition of the record being processed. The other topics may differ; a
-mismatch there is reported, not fatal.
+Co-partitioned topics (the subject and actor repartition topics, the deadline ticks)
+must have exactly the tables' partition count: Faust writes a table's changelog to the
+partition of the record being processed. The other topics may differ; a mismatch there
+is reported, not fatal. The events topic should have that count too: then validate
+enforces each event on its own partition, in place, and only events that arrived on
+another partition than their subject's take the repartition hop.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ def topic_plan(settings: WorkerSettings) -> list[TopicSpec]:
     n, t = settings.partitions, settings.topics
     return [
         TopicSpec(t.events, n, copartitioned=False),
-        TopicSpec(t.valid, n, copartitioned=True),
+        TopicSpec(t.valid, n, copartitioned=False),
         TopicSpec(t.dlq, n, copartitioned=False),
         TopicSpec(t.alerts, n, copartitioned=False),
+        TopicSpec(settings.subjects_topic, n, copartitioned=True),
         TopicSpec(settings.actors_topic, n, copartitioned=True),
         # Ticks are small and short-lived: a day of them is plenty for recovery.
         TopicSpec(
@@ -90,6 +93,17 @@ def ensure_topics(settings: WorkerSettings, *, timeout: float = 30.0) -> list[st
                 continue
             if spec.copartitioned:
                 raise TopicLayoutError(spec.name, have, spec.partitions)
+            if spec.name == settings.topics.events:
+                log.warning(
+                    "topic %s has %d partitions (worker uses %d): every event takes the "
+                    "repartition hop to %s; give it %d partitions to enforce in place",
+                    spec.name,
+                    have,
+                    spec.partitions,
+                    settings.subjects_topic,
+                    spec.partitions,
+                )
+                continue
             log.warning(
                 "topic %s has %d partitions (worker uses %d); fine for a stateless topic",
                 spec.name,

@@ -7,7 +7,10 @@ and source travel in headers (the convention of Kafka Connect's DLQ), so the ori
 can be inspected or replayed byte for byte.
 
 A valid event is forwarded as the same bytes, keyed by subject (no key for no-subject
-events), and, when an actor-side rule may apply, also to the actor topic keyed by actor.
+events), to the valid topic, the history's input. It is then enforced: in place when it
+arrived on its subject's partition (the SDK keys by subject, so on an events topic with
+the tables' partition count all its events do), else through the subject repartition
+topic. When an actor-side rule may apply it also goes to the actor topic keyed by actor.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from privtrail.engine import actor_key
 from privtrail.errors import ContractError, WireError
+from privtrail.streams.enforce import enforce_event
 from privtrail.wire import decode_event
 
 if TYPE_CHECKING:
@@ -101,9 +105,12 @@ def register(topo: Topology) -> None:
                 )
                 continue
             subject = verdict.subject_id
-            await topo.send(
-                topo.valid, subject.encode() if subject is not None else None, msg.value
-            )
+            key = subject.encode() if subject is not None else None
+            await topo.send(topo.valid, key, msg.value)  # the history's input (the sink)
+            if key is None or topo.in_place(key, msg.topic, msg.partition):
+                await enforce_event(topo, key, verdict, msg.partition)
+            else:  # another partition's subject: to its owner, through the repartition topic
+                await topo.send(topo.subject_events, key, msg.value)
             actor = actor_key(verdict)
             if actor is not None:
                 await topo.send(topo.actor_events, actor.encode(), msg.value)

@@ -221,7 +221,7 @@ class _Run:
         self.alerts = AlertWatcher(self.status.kafka_bootstrap, topics.alerts).start()
         self.landed = LandedWatcher(self.watch_client, topics.valid).start()
         self.judged = CommittedWatcher(
-            self.status.kafka_bootstrap, self.names.worker_app_id, topics.valid
+            self.status.kafka_bootstrap, self.names.worker_app_id, topics.events
         ).start()
         with AuditClient(
             bootstrap=self.status.kafka_bootstrap,
@@ -354,7 +354,7 @@ class _Run:
         self.result["throughput"] = {
             "events": self.n_tp,
             "sustained_eps": round(sustained, 1),
-            # Events/s the enforce agent judged (worker group's commits on the valid topic).
+            # Events/s the worker judged (its group's commits on the events topic).
             "enforced_sustained_eps": round(enforced, 1),
             "first_to_last_row_eps": round(self.n_tp / (last - first), 1)
             if first is not None and last is not None and last > first

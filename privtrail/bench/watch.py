@@ -144,8 +144,9 @@ class LandedWatcher:
 
 class CommittedWatcher:
     """Polls a consumer group's committed offsets on one topic: for the worker's group on
-    the valid topic, how many events the enforce agent has judged (Faust commits an offset
-    only after the record's output was flushed)."""
+    the events topic, how many events it has judged (the bench lays that topic out like
+    the worker's tables and the SDK keys by subject, so validate enforces every event in
+    place; Faust commits an offset only after the record's output was flushed)."""
 
     def __init__(self, bootstrap: str, group: str, topic: str, interval: float = 0.5) -> None:
         self._bootstrap = bootstrap

@@ -21,12 +21,32 @@ MAX_KEYS = 16_384
 """Hashes kept; past this the memory starts again empty (about 3 MB at most)."""
 
 
-class CachedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]  # untyped kafka-python
-    """:class:`DefaultPartitioner` with a bounded memory of ``murmur2(key) & 0x7fffffff``."""
+class KeyHashes:
+    """``murmur2(key) & 0x7fffffff``, the hash Kafka's default partitioners take modulo the
+    partition count, with a bounded memory of recent keys."""
+
+    __slots__ = ("_max_keys", "_hashes")
 
     def __init__(self, max_keys: int = MAX_KEYS) -> None:
         self._max_keys = max_keys
         self._hashes: dict[bytes, int] = {}
+
+    def __call__(self, key: bytes) -> int:
+        hashes = self._hashes
+        digest = hashes.get(key)
+        if digest is None:
+            digest = murmur2(key) & 0x7FFFFFFF
+            if len(hashes) >= self._max_keys:
+                hashes.clear()  # a plain bound: refilled from the keys in use
+            hashes[key] = digest
+        return digest
+
+
+class CachedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]  # untyped kafka-python
+    """:class:`DefaultPartitioner` with a bounded memory of ``murmur2(key) & 0x7fffffff``."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self._hash = KeyHashes(max_keys)
 
     def partition(
         self,
@@ -41,13 +61,7 @@ class CachedKeyPartitioner(DefaultPartitioner):  # type: ignore[misc]  # untyped
             return int(
                 super().partition(topic, key, serialized_key, value, serialized_value, cluster)
             )
-        hashes = self._hashes
-        digest = hashes.get(serialized_key)
-        if digest is None:
-            digest = murmur2(serialized_key) & 0x7FFFFFFF
-            if len(hashes) >= self._max_keys:
-                hashes.clear()  # a plain bound: refilled from the keys in use
-            hashes[serialized_key] = digest
+        digest = self._hash(serialized_key)
         # the same steps as DefaultPartitioner.partition (topic checked by the producer too)
         partitions = cluster.partitions_for_topic(topic)
         if partitions is None:

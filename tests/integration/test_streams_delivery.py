@@ -142,12 +142,12 @@ def test_an_unacknowledged_alert_is_never_committed_past_and_arrives_after_resta
 
             # The worker commits as usual while every output is acknowledged.
             def caught_up() -> bool:
-                on_topic = len(read_topic(kafka_bootstrap, names.valid))
+                on_topic = len(read_topic(kafka_bootstrap, names.events))
                 return on_topic == len(harmless) and (
-                    sum(committed(kafka_admin, group, names.valid).values()) == on_topic
+                    sum(committed(kafka_admin, group, names.events).values()) == on_topic
                 )
 
-            wait_for(caught_up, 60, "the harmless events to be committed on the valid topic")
+            wait_for(caught_up, 60, "the harmless events to be committed on the events topic")
             client.emit_json(violation)
             assert client.flush(30)
 
@@ -156,8 +156,8 @@ def test_an_unacknowledged_alert_is_never_committed_past_and_arrives_after_resta
         assert code == 1, f"exit code {code}: a supervisor must see a failure"
         assert "was not acknowledged by the broker" in log
         assert repr(names.alerts) in log and "MessageSizeTooLargeError" in log
-        partition, offset = locate(kafka_bootstrap, names.valid, violation["event_id"])
-        at_stop = committed(kafka_admin, group, names.valid)
+        partition, offset = locate(kafka_bootstrap, names.events, violation["event_id"])
+        at_stop = committed(kafka_admin, group, names.events)
         # Up to the violating event (the harmless ones before it were committed), not past.
         assert at_stop.get(partition, 0) == offset, f"committed {at_stop}, event at {offset}"
         assert read_alerts(kafka_bootstrap, names.alerts) == []
@@ -179,17 +179,17 @@ def test_an_unacknowledged_alert_is_never_committed_past_and_arrives_after_resta
 
         wait_for(lambda: got() >= expected, 90, "the alert after the restart")
         wait_for(
-            lambda: committed(kafka_admin, group, names.valid).get(partition, 0) > offset,
+            lambda: committed(kafka_admin, group, names.events).get(partition, 0) > offset,
             30,
             "the commit past the violating event",
         )
         time.sleep(2)  # a further copy would be here by now
         alerts = read_alerts(kafka_bootstrap, names.alerts)
         assert {alert_key(a) for a in alerts} == expected
-        # Exactly once by alert_id. Copies come only from replays, one per time the
-        # violating event reached the valid topic: validate's offset was not committed
-        # either (the guard stops every commit), so the restarted validate may forward
-        # it again, and each arrival re-sends the alerts its first processing recorded.
+        # Exactly once by alert_id. Copies come only from replays: each time the
+        # violating event is processed again (its offset was not committed), validate
+        # forwards it to the valid topic once more (an arrival) and, enforcing it in
+        # place, re-sends the alerts its first processing recorded.
         copies = Counter(a.alert_id for a in alerts)
         arrivals = sum(
             1
@@ -197,8 +197,8 @@ def test_an_unacknowledged_alert_is_never_committed_past_and_arrives_after_resta
             if decode_event(r.value).event_id == violation["event_id"]
         )
         # Each start of a worker (and a rebalance before its first commit, e.g. while the
-        # crashed member's session expires) processes the uncommitted records again, in
-        # validate (more arrivals) and in enforce (more copies): at least once. What must
+        # crashed member's session expires) processes the uncommitted records again
+        # (more arrivals, more copies): at least once. What must
         # hold: every expected alert arrived (above), and every copy is the same alert.
         assert arrivals >= 1
         assert min(copies.values()) >= 1, f"copies {copies}, arrivals {arrivals}"

@@ -33,7 +33,13 @@ from privtrail.policy import default_policy
 from privtrail.scenario import colabox_scenario
 from privtrail.sdk import AuditClient
 from privtrail.streams.notify import verify
-from privtrail.wire import decode_alert, encode_event, event_to_record, fingerprint_of
+from privtrail.wire import (
+    decode_alert,
+    decode_event_trusted,
+    encode_event,
+    event_to_record,
+    fingerprint_of,
+)
 from privtrail.wire.codec import EVENT_VERSION, MAGIC
 
 pytestmark = pytest.mark.integration
@@ -244,16 +250,19 @@ def worker(
     proc.stop()
 
 
-def test_colabox_scenario_raises_what_check_raises(
-    worker: WorkerProcess, kafka_bootstrap: str, tmp_path: Path
-) -> None:
+def replay_scenario(
+    worker: WorkerProcess, kafka_bootstrap: str, spool: Path
+) -> tuple[str, int, set[Key]]:
+    """Send the COLABOX scenario through the SDK and check the worker raises exactly what
+    ``privtrail check`` raises; (the event id prefix, how many events have a subject, the
+    alerts)."""
     # Live, as in production: the scenario's 17 minutes ended a moment ago. (A replay of
     # old history would let the timer judge deadlines before the replayed closing events
     # arrive; see "Late events" in docs/streams.md.)
     start = datetime.now(UTC) - timedelta(minutes=18)
     prefix = f"sc{letter_tag(6)}"
     forms = colabox_scenario(start, prefix=prefix)
-    with sdk_client(kafka_bootstrap, worker.names.events, tmp_path / "spool") as client:
+    with sdk_client(kafka_bootstrap, worker.names.events, spool) as client:
         for form in forms:
             client.emit_json(form)
             # Actor-side rules see events in arrival order; keep the scenario's order.
@@ -275,6 +284,17 @@ def test_colabox_scenario_raises_what_check_raises(
     wait_for(lambda: mine() >= expected, 60, "the scenario's alerts")
     time.sleep(2)  # anything extra would show up by now
     assert mine() == expected
+    return prefix, sum(1 for e in events if e.subject_id is not None), expected
+
+
+def test_colabox_scenario_raises_what_check_raises(
+    worker: WorkerProcess, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    prefix, _, expected = replay_scenario(worker, kafka_bootstrap, tmp_path / "spool")
+    # The events topic has the tables' partition count and the SDK keys by subject, so
+    # validate enforced every event in place: nothing took the repartition hop.
+    hop = f"{worker.names.app_id}-subject-events"
+    assert read_topic(kafka_bootstrap, hop) == []
 
     # notify: every alert reached the webhook once, signed, and was logged.
     def posted() -> dict[str, tuple[dict[str, str], bytes]]:
@@ -294,6 +314,27 @@ def test_colabox_scenario_raises_what_check_raises(
             headers["X-Privtrail-Signature"],
         )
         assert f"alert_id={aid}" in worker.log()
+
+
+def test_events_off_their_subject_partition_take_the_repartition_hop(
+    kafka_bootstrap: str, kafka_topic_factory: Callable[..., str], tmp_path: Path
+) -> None:
+    """An events topic laid out unlike the tables (3 partitions for 4): every event with
+    a subject goes through the subject repartition topic, with the same verdicts."""
+    names = Names(letter_tag(), events_topic=kafka_topic_factory(partitions=3, prefix="ev3"))
+    proc = WorkerProcess(kafka_bootstrap, names, tmp_path / "home")
+    proc.start()
+    try:
+        prefix, with_subject, _ = replay_scenario(proc, kafka_bootstrap, tmp_path / "spool")
+        hop = [
+            r
+            for r in read_topic(kafka_bootstrap, f"{names.app_id}-subject-events")
+            if decode_event_trusted(r.value).event_id.startswith(prefix)
+        ]
+        assert len(hop) == with_subject
+        assert "repartition hop" in proc.log()  # the worker says why, at start
+    finally:
+        proc.stop()
 
 
 def _frame(record: dict[str, Any], fingerprint: bytes = EVENT_VERSION.fingerprint) -> bytes:

@@ -74,12 +74,13 @@ def test_topic_plan_copartitions_what_the_tables_need() -> None:
         "privacy.events.valid",
         "privacy.events.dlq",
         "privacy.alerts",
+        "w1-subject-events",
         "w1-actors",
         "w1-deadline-ticks",
     }
     assert all(t.partitions == 3 for t in plan.values())
     assert {n for n, t in plan.items() if t.copartitioned} == {
-        "privacy.events.valid",
+        "w1-subject-events",
         "w1-actors",
         "w1-deadline-ticks",
     }

@@ -265,3 +265,38 @@ def test_a_tick_long_after_every_deadline_fires_once(ev: Any) -> None:
     assert any(fired)
     half = len(fired) // 2
     assert fired[:half] == fired[half:], "the replayed tick re-sends the same alerts"
+
+
+# -- in place or through the repartition topic --------------------------------------------
+class _Consumer:
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    def topic_partitions(self, topic: str) -> int | None:
+        return self.counts.get(topic)
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 12])
+def test_in_place_is_where_the_repartition_hop_would_bring_the_key(tmp_path: Any, n: int) -> None:
+    """The table partition of a subject must not depend on the path its events take:
+    in place means the partition aiokafka's default partitioner (the repartition topic's
+    producer) and kafka-python's (the SDK's) both give the key."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from privtrail.streams.app import build_app
+    from privtrail.streams.settings import WorkerSettings
+
+    topo = build_app(
+        WorkerSettings(bootstrap="127.0.0.1:1", data_dir=tmp_path, app_id="wp", partitions=n)
+    )
+    topo.app.consumer = _Consumer({"events": n, "wide": n + 1})
+    keys = [e.subject_id.encode() for e in EVENTS] + [
+        b"ps_" + bytes([65 + i]) * i for i in range(40)
+    ]
+    aiokafka_partition = DefaultPartitioner()
+    for key in keys:
+        want = aiokafka_partition(key, list(range(n)), list(range(n)))
+        assert [p for p in range(n) if topo.in_place(key, "events", p)] == [want]
+        # another layout than the tables' (or none known yet): always the repartition hop
+        assert not any(topo.in_place(key, "wide", p) for p in range(n + 1))
+        assert not any(topo.in_place(key, "unknown", p) for p in range(n))
