@@ -378,6 +378,7 @@ def hop_breakdown(
     hops = (
         ("SDK: emit -> events topic", emitted_at, on_events),
         ("validate: -> valid topic", on_events, on_valid),
+        # 0 when validate enforced the event in place (the alert follows the forward)
         ("enforce: -> alert record", on_valid, on_alerts),
     )
     for label, start, end in hops:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from privtrail.engine import ActorEngine, ActorState
 from privtrail.policy import Policy
+from privtrail.streams.deadletter import judge_or_dead_letter
 from privtrail.streams.enforce import send_alerts
 from privtrail.streams.ledger import LedgerStep
 
@@ -44,8 +45,11 @@ def register(topo: Topology) -> None:
                 continue
             if not key:
                 continue  # only the validate agent writes here, always with a key
-            ledger = actors.ledger(key)
-            alerts, replayed = step.apply(ledger, event)
-            if not replayed:  # written before the next commit
-                actors.changed(key, ledger, record.message.partition)
-            await send_alerts(topo, alerts)
+            await judge_or_dead_letter(topo, record.message, "actors", judge(key, event, record))
+
+    async def judge(key: bytes, event: Any, record: Any) -> None:
+        ledger = actors.ledger(key)
+        alerts, replayed = step.apply(ledger, event)
+        if not replayed:  # written before the next commit
+            actors.changed(key, ledger, record.message.partition)
+        await send_alerts(topo, alerts)

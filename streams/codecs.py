@@ -1,9 +1,10 @@
 """Decoding events once per worker: a small cache from bytes to the decoded event.
 
 Decoding an event (Avro body + contract validation) costs several times what the rules
-cost, and a valid event is read three times in one worker: by validate on
-``privacy.events``, then as the very same bytes by enforce on the valid topic and by the
-actor agent on the actor topic. The cache maps those bytes to the event validate built.
+cost, and a valid event can be read up to three times in one worker: by validate on
+``privacy.events``, then as the very same bytes by the actor agent on the actor topic and,
+when validate could not judge it in place, by enforce on the subject repartition topic.
+The cache maps those bytes to the event validate built.
 Events are immutable and decoding is deterministic, so a hit is exactly what a decode
 would return; a miss (another worker validated it, or it was evicted) just decodes.
 """

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
 from privtrail.policy import Policy
+from privtrail.streams.deadletter import judge_or_dead_letter
 from privtrail.streams.ledger import Ledger, LedgerStep, StepResult
 from privtrail.wire import encode_alert
 
@@ -98,4 +99,7 @@ def register(topo: Topology) -> None:
                 continue
             subject = event.subject_id
             key = subject.encode() if subject is not None else None
-            await enforce_event(topo, key, event, record.message.partition)
+            message = record.message
+            await judge_or_dead_letter(
+                topo, message, "enforce", enforce_event(topo, key, event, message.partition)
+            )

@@ -17,11 +17,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from privtrail.engine import actor_key
 from privtrail.errors import ContractError, WireError
+from privtrail.streams.deadletter import (  # noqa: F401  # re-exported: the DLQ's vocabulary
+    H_FIELD,
+    H_KIND,
+    H_OFFSET,
+    H_PARTITION,
+    H_REASON,
+    H_TIMESTAMP,
+    H_TOPIC,
+    Rejection,
+    dead_letter,
+    dlq_headers,
+    judge_or_dead_letter,
+)
 from privtrail.streams.enforce import enforce_event
 from privtrail.wire import decode_event
 
@@ -29,22 +41,6 @@ if TYPE_CHECKING:
     from privtrail.streams.app import Topology
 
 log = logging.getLogger(__name__)
-
-# DLQ headers (values are UTF-8 bytes).
-H_KIND = "privtrail.error.kind"  # wire | contract | internal
-H_REASON = "privtrail.error.reason"
-H_FIELD = "privtrail.error.field"  # contract errors: the offending field
-H_TOPIC = "privtrail.source.topic"
-H_PARTITION = "privtrail.source.partition"
-H_OFFSET = "privtrail.source.offset"
-H_TIMESTAMP = "privtrail.source.timestamp"  # ms since the epoch, from the source record
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    kind: str
-    reason: str
-    field: str | None = None
 
 
 def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event) -> Any | Rejection:
@@ -61,56 +57,31 @@ def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event)
         return Rejection("internal", f"{type(exc).__name__}: {exc}")
 
 
-def dlq_headers(
-    rejection: Rejection, topic: str, partition: int, offset: int, timestamp: float | None
-) -> list[tuple[str, bytes]]:
-    headers = [
-        (H_KIND, rejection.kind.encode()),
-        (H_REASON, rejection.reason.encode()),
-        (H_TOPIC, topic.encode()),
-        (H_PARTITION, str(partition).encode()),
-        (H_OFFSET, str(offset).encode()),
-    ]
-    if rejection.field is not None:
-        headers.append((H_FIELD, rejection.field.encode()))
-    if timestamp is not None:
-        headers.append((H_TIMESTAMP, str(int(timestamp * 1000)).encode()))
-    return headers
+async def validate_message(topo: Topology, msg: Any) -> None:
+    """Everything validate does with one record of the events topic."""
+    verdict = classify(msg.value, topo.decoder.decode)
+    if isinstance(verdict, Rejection):
+        await dead_letter(topo, msg, verdict)
+        return
+    subject = verdict.subject_id
+    key = subject.encode() if subject is not None else None
+    await topo.send(topo.valid, key, msg.value)  # the history's input (the sink)
+    if key is None or topo.in_place(key, msg.topic, msg.partition):
+        await judge_or_dead_letter(
+            topo, msg, "enforce", enforce_event(topo, key, verdict, msg.partition)
+        )
+    else:  # another partition's subject: to its owner, through the repartition topic
+        await topo.send(topo.subject_events, key, msg.value)
+    actor = actor_key(verdict)
+    if actor is not None:
+        await topo.send(topo.actor_events, actor.encode(), msg.value)
 
 
 def register(topo: Topology) -> None:
-    """Add the validate agent (events topic -> valid topic, actor topic or DLQ)."""
+    """Add the validate agent (events topic -> valid topic, in-place judging, the
+    repartition topics or the DLQ)."""
 
     @topo.app.agent(topo.events, name="privtrail.validate")
     async def validate(stream: Any) -> None:
         async for record in stream.events():
-            msg = record.message
-            verdict = classify(msg.value, topo.decoder.decode)
-            if isinstance(verdict, Rejection):
-                log.warning(
-                    "to DLQ: %s[%d]@%d %s: %s",
-                    msg.topic,
-                    msg.partition,
-                    msg.offset,
-                    verdict.kind,
-                    verdict.reason,
-                )
-                await topo.send(
-                    topo.dlq,
-                    msg.key,
-                    msg.value or b"",
-                    headers=dlq_headers(
-                        verdict, msg.topic, msg.partition, msg.offset, msg.timestamp
-                    ),
-                )
-                continue
-            subject = verdict.subject_id
-            key = subject.encode() if subject is not None else None
-            await topo.send(topo.valid, key, msg.value)  # the history's input (the sink)
-            if key is None or topo.in_place(key, msg.topic, msg.partition):
-                await enforce_event(topo, key, verdict, msg.partition)
-            else:  # another partition's subject: to its owner, through the repartition topic
-                await topo.send(topo.subject_events, key, msg.value)
-            actor = actor_key(verdict)
-            if actor is not None:
-                await topo.send(topo.actor_events, actor.encode(), msg.value)
+            await validate_message(topo, record.message)
