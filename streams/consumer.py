@@ -12,11 +12,30 @@ Almost every hand-over finishes without waiting (the buffer has room). So
 in place: if that finishes it, nothing more is needed; if it has to wait, the rest of
 it goes through Faust's ``wait_first`` exactly as before, racing the suspended flow.
 
-Why this changes nothing: in Faust's version the hand-over task is the first one
-created, so it also runs first, and a hand-over that does not wait completes before
-any of the other tasks (the suspended flow included) gets to run. A hand-over that
-waits, fails or is cancelled behaves as before. Only the returned ``WaitResults`` may
-name fewer winners (the drain loop ignores them).
+What stays the same: in Faust's version the hand-over task is the first one created,
+so it also runs first, and a hand-over that does not wait completes before any of the
+other tasks (the suspended flow included) gets to run. A hand-over that waits, fails or
+is cancelled behaves as before. The returned ``WaitResults`` may name fewer winners (the
+drain loop ignores them). What changes is the interleaving: Faust's wait lets the loop
+run, and so the agents, between two hand-overs; in place, the drain loop hands over up
+to a hundred records (its own ``sleep(0)`` interval) before any agent takes one.
+
+The seek, where Faust depended on that interleaving: it ends a rebalance
+(``Recovery.on_recovery_completed``) by resuming the stream partitions, seeking them
+back to their committed offsets and only then resuming the buffers, which clears them.
+The flow is already on while that seek is under way (table recovery turned it on for
+the changelogs), so the drain loop goes on handing over records of the resumed
+partitions fetched meanwhile from the old positions. The clear then drops those no
+agent took yet, and the rest of that batch reaches the drain loop after the seek has
+set the read offsets back to the committed ones, so Faust counts the records in
+between as a gap, that is as processed, and commits past them: records never
+processed. With a wait per record the agents had usually taken them before the clear;
+in place, the whole batch was still in the buffers, and a worker taking over a killed
+worker's partitions (tests/integration/test_scaling.py) committed past records it never
+processed. So :meth:`FastDrainConsumer.perform_seek` stops the flow first: nothing is
+handed over while the offsets move, the batch in progress is abandoned, and fetching
+goes on from the committed offsets when Faust resumes the flow, which every caller of
+the seek does right after it (in ``getmany`` the flow is already stopped).
 
 The commit gate: every offset commit of the consumer (periodic, at a rebalance, on the
 way out, after an agent error) ends in ``_commit``, after Faust has flushed the
@@ -63,14 +82,9 @@ class FastWaitFirst:
         return rest
 
 
-class FastDrainConsumer(Consumer):
-    """The aiokafka consumer of Faust with the commit gate.
-
-    Not with :class:`FastWaitFirst` for now: with it, a worker taking over a killed
-    worker's partitions sometimes never processed them (tests/integration/test_scaling.py
-    failed in 4 of 6 runs on 2026-11-28; without it, 3 of 3 passed). Until the
-    cause is found, correctness wins over its ~20 % of CPU per event.
-    """
+class FastDrainConsumer(FastWaitFirst, Consumer):
+    """The aiokafka consumer of Faust with the in-place hand-over, the commit gate and
+    no hand-over while the offsets are sought back (see the module docstring)."""
 
     async def _handle_attached(self, commit_offsets: Any) -> None:
         # Faust's step before every commit that has offsets to commit, after those
@@ -81,6 +95,13 @@ class FastDrainConsumer(Consumer):
         if before is not None:
             await before()
         await super()._handle_attached(commit_offsets)
+
+    async def perform_seek(self) -> None:
+        # Seeking back to the committed offsets: nothing fetched before the seek may be
+        # handed over any more (module docstring, "The seek"). The caller resumes the
+        # flow once the seek is done and the buffers are cleared.
+        self.stop_flow()
+        await super().perform_seek()
 
     async def _commit(self, offsets: Any) -> bool:
         guard: DeliveryGuard | None = getattr(self.app, "delivery", None)

@@ -13,7 +13,8 @@ from typing import Any
 
 import faust
 import pytest
-from faust.types import Message
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP, Message
 from mode import Service
 
 from privtrail.engine import SubjectState
@@ -126,6 +127,71 @@ def test_a_stopped_service_reports_stopped_as_faust_does() -> None:
 
         result = await waiter.wait_first(hand_over(), asyncio.Event().wait())
         assert result.stopped and result.done == []
+
+    run(main())
+
+
+def test_no_record_is_handed_over_while_the_offsets_are_sought_back(tmp_path: Path) -> None:
+    """The end of a rebalance: the stream partitions are resumed while the flow is on
+    (table recovery turned it on), then sought back to their committed offsets. A batch
+    fetched meanwhile must not reach the streams: Faust clears their buffers right after
+    the seek and, the read offsets being set back, counts the records it handed over as a
+    gap, that is as processed. The in-place hand-over delivers such a batch at once, and
+    the worker taking over partitions in tests/integration/test_scaling.py lost them."""
+    from privtrail.streams.app import build_app
+    from privtrail.streams.settings import WorkerSettings
+
+    async def main() -> None:
+        topo = build_app(WorkerSettings(bootstrap="127.0.0.1:1", data_dir=tmp_path, app_id="w1"))
+        consumer = topo.app.consumer
+        assert isinstance(consumer, FastDrainConsumer)
+        tp = TP("events", 0)
+        batch = [
+            ConsumerRecord("events", 0, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+            for offset in range(10, 20)
+        ]
+        fetched, sought = asyncio.Event(), asyncio.Event()
+        handed: list[int] = []
+        flow_at_seek: list[bool] = []
+
+        async def getmany(active_partitions: Any, timeout: float) -> Any:
+            if batch:  # the fetch under way when the seek begins, once
+                await fetched.wait()
+                records = {tp: list(batch)}
+                batch.clear()
+                return records
+            await asyncio.sleep(timeout)
+            return {}
+
+        async def seek_to_committed() -> dict[TP, int]:
+            flow_at_seek.append(consumer.flow_active)
+            await sought.wait()
+            return {tp: 10}
+
+        async def hand_over(message: Any) -> None:
+            handed.append(message.offset)
+
+        consumer._getmany = getmany
+        consumer.seek_to_committed = seek_to_committed
+        consumer.highwater = lambda tp: 20
+        consumer.callback = hand_over
+        consumer._active_partitions = {tp}
+        consumer.resume_flow()  # as table recovery left it
+
+        drain = asyncio.ensure_future(consumer._drain_messages(Service()))
+        await asyncio.sleep(0.01)  # the drain loop is fetching
+        seek = asyncio.ensure_future(consumer.perform_seek())
+        await asyncio.sleep(0.01)  # the seek is under way
+        fetched.set()
+        await asyncio.sleep(0.05)
+        assert handed == []  # not one record while the offsets move
+        assert flow_at_seek and not any(flow_at_seek)
+
+        sought.set()
+        await seek
+        assert consumer._read_offset[tp] == 10
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
 
     run(main())
 
