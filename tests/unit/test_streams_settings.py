@@ -123,3 +123,29 @@ def test_worker_refuses_a_webhook_without_secret(
         main(["worker", "--bootstrap", "127.0.0.1:1", "--webhook", "http://127.0.0.1:2/x"])
     assert exit_info.value.code == 2  # a PrivtrailError, rendered by main(), no traceback
     assert "shared secret" in capsys.readouterr().err
+
+
+def test_a_worker_logging_to_a_file_gets_plain_lines() -> None:
+    """No colorlog escape codes (and no per-record escape-code table) when the worker's
+    output is not a terminal: same line format, plain text."""
+    import io
+    import logging
+    import logging.config
+
+    from privtrail.cli.worker_cmd import plain_logging
+
+    config = plain_logging("info")
+    handler = config["handlers"]["default"]  # type: ignore[index]
+    assert handler["class"] == "logging.StreamHandler"
+    assert handler["formatter"] == "default"
+    saved = logging.root.handlers[:], logging.root.level
+    try:
+        logging.config.dictConfig(config)
+        out = io.StringIO()
+        logging.root.handlers[0].setStream(out)  # type: ignore[attr-defined]
+        logging.getLogger("privtrail.alerts").warning("ALERT %s", "RULE")
+        line = out.getvalue()
+        assert "[WARNING]" in line and "ALERT RULE" in line and "\x1b" not in line
+    finally:
+        logging.root.handlers[:] = saved[0]
+        logging.root.setLevel(saved[1])
