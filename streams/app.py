@@ -2,8 +2,11 @@
 
 Topology (names are the defaults)::
 
-    privacy.events --validate--> privacy.events.valid --enforce--> privacy.alerts --notify-->
-          |            |  (keyed by subject)     [subjects table]        webhooks, log
+    privacy.events --validate--> privacy.events.valid (keyed by subject: the history's input)
+          |          + judge in place [subjects table] --> privacy.alerts --notify--> webhooks, log
+          |            |
+          |            +--> <app>-subject-events --enforce--> [subjects table] --> privacy.alerts
+          |            |    (only events off their subject's partition)
           |            +--> <app>-actors --actors--> [actors table] --> privacy.alerts
           +--> privacy.events.dlq (original bytes, reason in headers)
     timer --reads--> [deadline index] --> <app>-deadline-ticks --deadlines--> [subjects]

@@ -1,8 +1,10 @@
 """The enforce step: each subject's state in a table, the subject-side rules per event.
 
-:class:`SubjectStep` is the pure part (bytes in, bytes and alerts out) so it is tested
-without Kafka; :func:`register` wires it into the Faust app as the agent on the valid
-topic. Events without a subject are judged by the stateless rules, once per record.
+:class:`SubjectStep` is the pure part (ledger in, alerts out) so it is tested without
+Kafka. :func:`enforce_event` judges one valid event; validate calls it for the events it
+judges in place, and :func:`register` adds the enforce agent that calls it for the rest
+(the subject repartition topic). Events without a subject are judged by the stateless
+rules, once per record.
 """
 
 from __future__ import annotations
