@@ -38,6 +38,7 @@ from privtrail.streams.delivery import DeliveryGuard, GuardedSensorDelegate, Und
 from privtrail.streams.enforce import SubjectStep
 from privtrail.streams.ledger import Ledger
 from privtrail.streams.notify import WebhookNotifier
+from privtrail.streams.partitioner import CachedPartitioner
 from privtrail.streams.queues import LowWaterQueue
 from privtrail.streams.schema import RawSchema
 from privtrail.streams.settings import WorkerSettings
@@ -72,7 +73,6 @@ class Topology:
     actor_table: LedgerTable[ActorState] = field(init=False)
     index_table: RawTable = field(init=False)
     delivery: DeliveryGuard = field(init=False)
-    _key_hash: KeyHashes = field(init=False)
 
     def __post_init__(self) -> None:
         self.delivery = self.app.delivery
@@ -82,7 +82,6 @@ class Topology:
         self.actor_table = LedgerTable(RawTable(self.actors, self.send), self.actor_step.cache)
         self.index_table = RawTable(self.deadline_index, self.send)
         self.app.before_commit_hooks.append(self.flush_tables)
-        self._key_hash = KeyHashes()
 
     def in_place(self, key: bytes, topic: str, partition: int) -> bool:
         """Whether a record of ``topic`` on ``partition`` keyed ``key`` may change the
@@ -95,7 +94,7 @@ class Topology:
         subject, so on a topic laid out like the tables every one of its events is.
         """
         n = self.settings.partitions
-        if self._key_hash(key) % n != partition:
+        if self.app.key_hashes(key) % n != partition:
             return False
         count: int | None = self.app.consumer.topic_partitions(topic)
         return count == n
@@ -174,6 +173,10 @@ class WorkerApp(faust.App):
     record)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # murmur2 of recent keys, for the producer's partitioner (aiokafka's answers) and
+        # Topology.in_place
+        self.key_hashes = KeyHashes()
+        kwargs.setdefault("producer_partitioner", CachedPartitioner(self.key_hashes))
         super().__init__(*args, **kwargs)
         self.delivery = DeliveryGuard(on_failure=self._crash_uncommitted)
         self.sensors = GuardedSensorDelegate(self, self.delivery)

@@ -300,3 +300,28 @@ def test_in_place_is_where_the_repartition_hop_would_bring_the_key(tmp_path: Any
         # another layout than the tables' (or none known yet): always the repartition hop
         assert not any(topo.in_place(key, "wide", p) for p in range(n + 1))
         assert not any(topo.in_place(key, "unknown", p) for p in range(n))
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 24])
+def test_the_worker_s_partitioner_is_aiokafka_s(tmp_path: Any, n: int) -> None:
+    """The producer's partitioner with remembered hashes picks what aiokafka's default does
+    (so repartitioned keys land where in_place expects them), including past its bound."""
+    import os
+
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from privtrail.sdk.partitioner import KeyHashes
+    from privtrail.streams.app import build_app
+    from privtrail.streams.partitioner import CachedPartitioner
+    from privtrail.streams.settings import WorkerSettings
+
+    cached, plain = CachedPartitioner(KeyHashes(max_keys=50)), DefaultPartitioner()
+    keys = [os.urandom(i % 50 + 1) for i in range(200)] + [b"ps_" + b"x" * 43, b""]
+    for parts in (list(range(n)), [p * 3 + 1 for p in range(n)]):
+        for _ in range(2):  # the second round from the memory
+            for key in keys:
+                assert cached(key, parts, parts) == plain(key, parts, parts)
+    assert cached(None, [0, 1, 2], [2]) == 2  # no key: a random available one
+    topo = build_app(WorkerSettings(bootstrap="127.0.0.1:1", data_dir=tmp_path, app_id="wq"))
+    assert isinstance(topo.app.conf.producer_partitioner, CachedPartitioner)
+    assert topo.app.conf.producer_partitioner._hash is topo.app.key_hashes
