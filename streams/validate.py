@@ -21,19 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from privtrail.engine import actor_key
 from privtrail.errors import ContractError, WireError
-from privtrail.streams.deadletter import (  # noqa: F401  # re-exported: the DLQ's vocabulary
-    H_FIELD,
-    H_KIND,
-    H_OFFSET,
-    H_PARTITION,
-    H_REASON,
-    H_TIMESTAMP,
-    H_TOPIC,
-    Rejection,
-    dead_letter,
-    dlq_headers,
-    judge_or_dead_letter,
-)
+from privtrail.streams.deadletter import Rejection, dead_letter, judge_or_dead_letter
 from privtrail.streams.enforce import enforce_event
 from privtrail.wire import decode_event
 

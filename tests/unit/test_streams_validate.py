@@ -10,6 +10,7 @@ import pytest
 
 from privtrail.events import parse_event
 from privtrail.scenario import colabox_scenario
+from privtrail.streams.deadletter import Rejection, dlq_headers
 from privtrail.streams.deadlines import (
     Clock,
     DueScanner,
@@ -18,7 +19,7 @@ from privtrail.streams.deadlines import (
     parse_tick,
     tick_value,
 )
-from privtrail.streams.validate import Rejection, classify, dlq_headers
+from privtrail.streams.validate import classify
 from privtrail.wire import encode_event, event_to_record, fingerprint_of
 from privtrail.wire.codec import EVENT_VERSION, MAGIC
 
