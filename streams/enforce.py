@@ -17,7 +17,7 @@ from privtrail.alerts import Alert
 from privtrail.engine import SubjectEngine, SubjectState, evaluate_stateless
 from privtrail.policy import Policy
 from privtrail.streams.deadletter import judge_or_dead_letter
-from privtrail.streams.ledger import Ledger, LedgerStep, StepResult
+from privtrail.streams.ledger import Ledger, LedgerStep
 from privtrail.wire import encode_alert
 
 if TYPE_CHECKING:
@@ -41,27 +41,8 @@ class SubjectStep(LedgerStep[SubjectState]):
     ) -> tuple[list[Alert], bool]:
         """Fire what is due at ``now`` in place, once: (alerts to send, replayed).
         ``tick_id`` makes a replayed tick harmless."""
-        again = ledger.replay(tick_id)
-        if again is not None:
-            return again, True
-        alerts = self.engine.due(ledger.state, now)
-        ledger.remember(tick_id, alerts)
-        return alerts, False
-
-    def on_tick(self, key: bytes, raw: bytes, tick_id: str, now: datetime) -> StepResult:
-        """:meth:`tick` on the ledger held as ``raw``, giving the new value's bytes."""
-        ledger = self.cache.get(key, raw)
-        alerts, replayed = self.tick(ledger, tick_id, now)
-        if replayed:
-            return StepResult(raw, alerts, replayed=True)
-        value = ledger.to_bytes()
-        self.cache.put(key, value, ledger)
-        return StepResult(value, alerts, replayed=False)
-
-    def next_due(self, key: bytes, value: bytes) -> datetime | None:
-        """The subject's earliest pending deadline after the last step."""
-        due: datetime | None = self.cache.get(key, value).state.next_due()
-        return due
+        engine = self.engine
+        return ledger.once(tick_id, lambda state: engine.due(state, now))
 
 
 def alert_key(alert: Alert) -> bytes | None:

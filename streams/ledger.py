@@ -55,6 +55,16 @@ class Ledger(Generic[S]):
             return None
         return [Alert.from_json(a) for a in stored]
 
+    def once(self, op_id: str, run: Callable[[S], list[Alert]]) -> tuple[list[Alert], bool]:
+        """``run`` the operation ``op_id`` on the state unless it was applied already:
+        (the alerts it raised, whether it was a replay)."""
+        again = self.replay(op_id)
+        if again is not None:
+            return again, True
+        alerts = run(self.state)
+        self.remember(op_id, alerts)
+        return alerts, False
+
     def remember(self, op_id: str, alerts: list[Alert]) -> None:
         recent = self.recent
         self._encoded.pop(op_id, None)
@@ -87,15 +97,6 @@ class Ledger(Generic[S]):
     def from_bytes(cls, data: bytes, load: Callable[[dict[str, Any]], S]) -> Ledger[S]:
         body = json.loads(data)
         return cls(state=load(body["state"]), recent={k: v for k, v in body["recent"]})
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """What one operation on one key produced."""
-
-    value: bytes  # the new table value
-    alerts: list[Alert]  # to send (re-sent ones included)
-    replayed: bool  # True when the op id was seen: state untouched, alerts re-sent
 
 
 class LedgerCache(Generic[S]):
@@ -140,7 +141,7 @@ class _Engine(Protocol[S_in]):
 
 
 class LedgerStep(Generic[S]):
-    """Apply one event to the ledger held under ``key`` (table value bytes), once.
+    """Apply one event to a key's ledger, once; holds the decoded ledgers (``cache``).
 
     The subject and the actor agents differ only in their engine and state type.
     """
@@ -153,19 +154,5 @@ class LedgerStep(Generic[S]):
 
     def apply(self, ledger: Ledger[S], event: Any) -> tuple[list[Alert], bool]:
         """Apply ``event`` to ``ledger`` in place, once: (alerts to send, replayed)."""
-        again = ledger.replay(event.event_id)
-        if again is not None:
-            return again, True
-        alerts = self.engine.process(ledger.state, event)
-        ledger.remember(event.event_id, alerts)
-        return alerts, False
-
-    def on_event(self, key: bytes, raw: bytes | None, event: Any) -> StepResult:
-        """:meth:`apply` on the ledger held as ``raw``, giving the new value's bytes."""
-        ledger = self.cache.get(key, raw)
-        alerts, replayed = self.apply(ledger, event)
-        if replayed:
-            return StepResult(raw or ledger.to_bytes(), alerts, replayed=True)
-        value = ledger.to_bytes()
-        self.cache.put(key, value, ledger)
-        return StepResult(value, alerts, replayed=False)
+        engine = self.engine
+        return ledger.once(event.event_id, lambda state: engine.process(state, event))

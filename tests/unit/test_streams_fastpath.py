@@ -15,6 +15,7 @@ import faust
 import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP, Message
+from fixtures.bytesteps import on_event
 from mode import Service
 
 from privtrail.engine import SubjectState
@@ -261,7 +262,7 @@ def test_ledger_bytes_are_those_of_the_plain_encoding(ev: Any) -> None:
     ]
     alerts = 0
     for event in events:
-        result = step.on_event(key, raw, event)
+        result = on_event(step, key, raw, event)
         raw = result.value
         alerts += len(result.alerts)
         assert raw == _old_to_bytes(step.cache.get(key, raw))
@@ -274,8 +275,8 @@ def test_ledger_bytes_are_those_of_the_plain_encoding(ev: Any) -> None:
 
 def test_ledger_entry_cache_follows_eviction_and_rewrites(ev: Any) -> None:
     step = SubjectStep(default_policy())
-    step.on_event(b"ps_y", None, ev.collect(0, subject="ps_y"))
-    alert = step.on_event(b"ps_y", None, ev.use(1, subject="ps_y", purpose="marketing")).alerts
+    on_event(step, b"ps_y", None, ev.collect(0, subject="ps_y"))
+    alert = on_event(step, b"ps_y", None, ev.use(1, subject="ps_y", purpose="marketing")).alerts
     assert alert
     ledger = Ledger(SubjectState(subject_id="ps_x"))
     for n in range(RECENT + 3):

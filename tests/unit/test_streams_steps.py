@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fixtures.bytesteps import next_due, on_event, on_tick
 
 from privtrail.alerts import Alert
 from privtrail.engine import Engine, SubjectState, actor_key, evaluate_stateless
@@ -42,17 +43,17 @@ def run_like_the_worker(events: list[Any], now: datetime) -> list[Alert]:
             out += evaluate_stateless(POLICY, event)
         else:
             k = event.subject_id.encode()
-            result = subjects.on_event(k, s_table.get(k), event)
+            result = on_event(subjects, k, s_table.get(k), event)
             s_table[k] = result.value
             out += result.alerts
         actor = actor_key(event)
         if actor is not None:
             k = actor.encode()
-            result = actors.on_event(k, a_table.get(k), event)
+            result = on_event(actors, k, a_table.get(k), event)
             a_table[k] = result.value
             out += result.alerts
     for k, raw in list(s_table.items()):  # the timer's tick for every subject
-        result = subjects.on_tick(k, raw, "tick:test", now)
+        result = on_tick(subjects, k, raw, "tick:test", now)
         s_table[k] = result.value
         out += result.alerts
     return out
@@ -83,16 +84,16 @@ def test_replayed_event_keeps_state_and_resends_its_alerts() -> None:
     k = events[0].subject_id.encode()
     first: list[Alert] = []
     for e in events:
-        result = step.on_event(k, raw, e)
+        result = on_event(step, k, raw, e)
         assert not result.replayed
         raw, first = result.value, result.alerts
     assert first, "the last event of subject A raises alerts"
-    again = step.on_event(k, raw, events[-1])
+    again = on_event(step, k, raw, events[-1])
     assert again.replayed
     assert again.value == raw
     assert [a.alert_id for a in again.alerts] == [a.alert_id for a in first]
     # A fresh step (no cache, as after a restart) reads the same from the bytes alone.
-    fresh = SubjectStep(POLICY).on_event(k, raw, events[-1])
+    fresh = on_event(SubjectStep(POLICY), k, raw, events[-1])
     assert fresh.replayed and [a.to_json() for a in fresh.alerts] == [a.to_json() for a in first]
 
 
@@ -100,13 +101,13 @@ def test_replayed_tick_does_not_fire_twice_and_resends() -> None:
     step = SubjectStep(POLICY)
     e = [x for x in scenario() if x.type == "correction_requested"][0]
     k = e.subject_id.encode()
-    raw = step.on_event(k, None, e).value
-    assert step.next_due(k, raw) is not None
+    raw = on_event(step, k, None, e).value
+    assert next_due(step, k, raw) is not None
     late = START + timedelta(days=30)
-    fired = step.on_tick(k, raw, "tick:1", late)
+    fired = on_tick(step, k, raw, "tick:1", late)
     assert [a.rule for a in fired.alerts] == ["CORRECTION_OVERDUE"]
-    assert step.on_tick(k, fired.value, "tick:1", late).alerts == fired.alerts
-    assert step.on_tick(k, fired.value, "tick:2", late).alerts == []
+    assert on_tick(step, k, fired.value, "tick:1", late).alerts == fired.alerts
+    assert on_tick(step, k, fired.value, "tick:2", late).alerts == []
 
 
 def test_ledger_remembers_the_last_recent_ops_only() -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fixtures.bytesteps import on_event
 from fixtures.faketable import FakeTable
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -84,7 +85,7 @@ def _write_through(events: list[Any]) -> dict[bytes, bytes]:
     step, values = SubjectStep(POLICY), {}
     for event in events:
         key = event.subject_id.encode()
-        values[key] = step.on_event(key, values.get(key), event).value
+        values[key] = on_event(step, key, values.get(key), event).value
     return values
 
 
@@ -214,7 +215,7 @@ def test_a_crash_and_replay_from_any_commit_point_changes_nothing(data: st.DataO
     expected = set()
     for event in EVENTS:
         key = event.subject_id.encode()
-        result = step.on_event(key, values.get(key), event)
+        result = on_event(step, key, values.get(key), event)
         values[key] = result.value
         expected |= {(a.rule, a.alert_id) for a in result.alerts}
     assert alerts == expected
