@@ -45,11 +45,11 @@ def register(topo: Topology) -> None:
                 continue
             if not key:
                 continue  # only the validate agent writes here, always with a key
-            await judge_or_dead_letter(topo, record.message, "actors", judge(key, event, record))
+            message = record.message
+            await judge_or_dead_letter(
+                topo, message, "actors", judge(key, event, message.partition)
+            )
 
-    async def judge(key: bytes, event: Any, record: Any) -> None:
-        ledger = actors.ledger(key)
-        alerts, replayed = step.apply(ledger, event)
-        if not replayed:  # written before the next commit
-            actors.changed(key, ledger, record.message.partition)
-        await send_alerts(topo, alerts)
+    async def judge(key: bytes, event: Any, partition: int) -> None:
+        # written before the next commit
+        await send_alerts(topo, actors.update(key, partition, step.apply, event))

@@ -120,8 +120,6 @@ def register(topo: Topology) -> None:
                 await topo.index_deadline(key, None, record.message.partition)
                 continue
             tick_id, now = parse_tick(record.value)
-            ledger = subjects.ledger(key)
-            alerts, replayed = step.tick(ledger, tick_id, now)
-            if not replayed:  # written, with the deadline index, before the next commit
-                subjects.changed(key, ledger, record.message.partition)
+            # written, with the deadline index, before the next commit
+            alerts = subjects.update(key, record.message.partition, step.tick, tick_id, now)
             await send_alerts(topo, alerts)

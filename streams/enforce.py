@@ -62,11 +62,8 @@ async def enforce_event(topo: Topology, key: bytes | None, event: Any, partition
     if key is None:
         await send_alerts(topo, evaluate_stateless(topo.policy, event))
         return
-    subjects = topo.subject_table
-    ledger = subjects.ledger(key)
-    alerts, replayed = topo.subject_step.apply(ledger, event)
-    if not replayed:  # written, with the deadline index, before the next commit
-        subjects.changed(key, ledger, partition)
+    # written, with the deadline index, before the next commit
+    alerts = topo.subject_table.update(key, partition, topo.subject_step.apply, event)
     await send_alerts(topo, alerts)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic
 
+from privtrail.alerts import Alert
 from privtrail.streams.ledger import Ledger, LedgerCache, S
 
 Send = Callable[..., Awaitable[None]]
@@ -98,6 +99,22 @@ class LedgerTable(Generic[S]):
     def known(self, key: bytes) -> bool:
         """Whether the table holds ``key``, flushed or not."""
         return key in self._dirty or key in self._flushing or self.raw.get(key) is not None
+
+    def update(
+        self,
+        key: bytes,
+        partition: int,
+        run: Callable[..., tuple[list[Alert], bool]],
+        *args: Any,
+    ) -> list[Alert]:
+        """``run(ledger, *args)``, one operation on ``key``'s ledger (a step's ``apply``
+        or ``tick``), and unless it was a replay mark the ledger changed; the alerts to
+        send."""
+        ledger = self.ledger(key)
+        alerts, replayed = run(ledger, *args)
+        if not replayed:
+            self.changed(key, ledger, partition)
+        return alerts
 
     def changed(self, key: bytes, ledger: Ledger[S], partition: int) -> None:
         """``ledger`` (of ``key``, from a record of ``partition``) changed: write it at the

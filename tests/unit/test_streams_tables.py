@@ -74,11 +74,7 @@ def _table(
 
 def _apply(step: SubjectStep, table: LedgerTable[SubjectState], event: Any) -> list[Any]:
     key = event.subject_id.encode()
-    ledger = table.ledger(key)
-    alerts, replayed = step.apply(ledger, event)
-    if not replayed:
-        table.changed(key, ledger, partition=len(key) % 4)
-    return alerts
+    return table.update(key, len(key) % 4, step.apply, event)
 
 
 def _write_through(events: list[Any]) -> dict[bytes, bytes]:
