@@ -208,15 +208,20 @@ def _column_names(columns: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _match_table(pattern: re.Pattern[str], statement: str, source: str, form: str) -> re.Match[str]:
+    """``pattern``'s match of ``statement`` (a table statement of the ``form`` given), on
+    a table of the privtrail database."""
+    match = pattern.match(statement)
+    if match is None:
+        raise ClusterDDLError(source, statement, f"only {form} is understood")
+    if _unquote(match.group("db")) != DATABASE:
+        raise ClusterDDLError(source, statement, f"table must be in database {DATABASE!r}")
+    return match
+
+
 def parse_create_table(statement: str, source: str = "<ddl>") -> TableDef:
     """Split a comment-free single-node ``CREATE TABLE privtrail.X (...) ENGINE = ...``."""
-    create = _CREATE.match(statement)
-    if create is None:
-        raise ClusterDDLError(
-            source, statement, f"only CREATE TABLE {DATABASE}.<name> (...) is understood"
-        )
-    if _unquote(create.group("db")) != DATABASE:
-        raise ClusterDDLError(source, statement, f"table must be in database {DATABASE!r}")
+    create = _match_table(_CREATE, statement, source, f"CREATE TABLE {DATABASE}.<name> (...)")
     name = _unquote(create.group("name"))
     start = create.end()
     if statement[start : start + 1] != "(":
@@ -260,13 +265,7 @@ class TableAlter:
 
 def parse_alter_table(statement: str, source: str = "<ddl>") -> TableAlter:
     """Split a comment-free ``ALTER TABLE privtrail.X cmd, cmd`` into table and commands."""
-    alter = _ALTER.match(statement)
-    if alter is None:
-        raise ClusterDDLError(
-            source, statement, f"only ALTER TABLE {DATABASE}.<name> ... is understood"
-        )
-    if _unquote(alter.group("db")) != DATABASE:
-        raise ClusterDDLError(source, statement, f"table must be in database {DATABASE!r}")
+    alter = _match_table(_ALTER, statement, source, f"ALTER TABLE {DATABASE}.<name> ...")
     commands = tuple(c.strip() for c in _split_top_level(alter.group("commands"), ","))
     for command in commands:
         if not _LOCAL_ALTER.match(command + " "):
