@@ -80,16 +80,6 @@ async def baseline_loop(bootstrap: str, group: str, src: str, mid: str, out: str
 
 
 # -- helpers --------------------------------------------------------------------------------
-def letters(n: int) -> str:
-    """``n`` in base-26 letters: ids with long digit runs read as phone numbers."""
-    out = ""
-    while True:
-        n, r = divmod(n, 26)
-        out = chr(ord("a") + r) + out
-        if n == 0:
-            return out
-
-
 def committed(admin: Any, group: str, topic: str) -> int:
     try:
         if hasattr(admin, "list_group_offsets"):  # kafka-python 3
@@ -186,18 +176,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def workload(tag: str, n: int, subjects: int) -> tuple[list[dict[str, Any]], set[str]]:
     """``n`` JSON-form events after one ``collected`` per subject; every tenth event is a
     use for an undeclared purpose (an alert). Returns the forms and the alerting ids."""
+    from privtrail.bench.workload import number_letters
+
     t0 = datetime.now(UTC) - timedelta(hours=1)
     forms: list[dict[str, Any]] = []
     alerting: set[str] = set()
     base = {"source": {"service": "bench-app"}, "actor": {"kind": "service", "id": "bench-app"}}
 
     def add(body: dict[str, Any]) -> str:
-        eid = f"bs-{tag}-{letters(len(forms))}"
+        eid = f"bs-{tag}-{number_letters(len(forms))}"
         stamp = (t0 + timedelta(milliseconds=len(forms))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         forms.append({**base, "event_id": eid, "occurred_at": stamp, **body})
         return eid
 
-    people = [f"ps_bench_{tag}_{letters(i)}" for i in range(subjects)]
+    people = [f"ps_bench_{tag}_{number_letters(i)}" for i in range(subjects)]
     for p in people:
         add(
             {
@@ -398,9 +390,10 @@ def pct(values: list[float], q: float) -> float:
 def run(bootstrap: str, args: argparse.Namespace, work: Path) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
 
+    from privtrail.bench.workload import number_letters
     from privtrail.wire import decode_alert
 
-    tag = letters(int(uuid.uuid4().hex[:6], 16))
+    tag = number_letters(int(uuid.uuid4().hex[:6], 16))
     t = {
         name: f"bench.{name}.{tag}"
         for name in ("events", "valid", "dlq", "alerts", "copy", "out", "levents", "lcopy", "lout")

@@ -100,6 +100,17 @@ def letters(data: bytes) -> str:
     return data.hex().translate(str.maketrans("0123456789abcdef", "abcdefghijklmnop"))
 
 
+def number_letters(n: int) -> str:
+    """``n`` >= 0 in base-26 letters (``a`` is 0): an id part with no digit run that
+    could pass for a phone number."""
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out = chr(ord("a") + r) + out
+        if n == 0:
+            return out
+
+
 def subject_pseudonym(prefix: str, subject: int) -> str:
     return "ps_" + letters(hashlib.sha256(f"{prefix}/{subject}".encode()).digest()[:20])
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventforms import OFFICER, SUPPORT_DESK, FormLog, collected
 from kafka.admin import ConfigResource, ConfigResourceType
 from test_streams_e2e import (
     Names,
@@ -31,6 +32,7 @@ from test_streams_e2e import (
     wait_for,
 )
 
+from privtrail.bench.workload import number_letters
 from privtrail.events import parse_event
 from privtrail.wire import decode_event
 
@@ -40,44 +42,17 @@ TOO_SMALL = "64"  # bytes: less than a record batch's header and one record
 KAFKA_DEFAULT = "1048588"  # the broker's default max.message.bytes
 
 
-def two_letters(n: int) -> str:
-    return chr(ord("a") + n // 26) + chr(ord("a") + n % 26)
-
-
 def forms_for(tag: str, subjects: int = 20) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Harmless events (no alert), and one violation: a use for marketing of data
     collected for user management (two alerts, both on the subject side)."""
-    t0 = datetime.now(UTC) - timedelta(hours=1)
-    forms: list[dict[str, Any]] = []
-
-    def add(body: dict[str, Any], actor: dict[str, Any]) -> None:
-        n = len(forms)
-        forms.append(
-            {
-                "event_id": f"dl-{tag}-{two_letters(n)}",
-                "source": {"service": "support-desk"},
-                "occurred_at": (t0 + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "actor": actor,
-                **body,
-            }
-        )
-
-    officer = {"kind": "staff", "id": "privacy-officer-1", "role": "privacy_officer"}
+    log = FormLog(f"dl-{tag}", datetime.now(UTC) - timedelta(hours=1))
+    forms, add = log.forms, log.add
     staff = {"kind": "staff", "id": "agent-a", "role": "support_agent"}
-    service = {"kind": "service", "id": "support-desk"}
-    add({"type": "handler_authorized", "handler_id": "agent-a", "role": "support_agent"}, officer)
-    people = [f"ps_dl_{tag}_{two_letters(i)}" for i in range(subjects)]
+    add({"type": "handler_authorized", "handler_id": "agent-a", "role": "support_agent"}, OFFICER)
+    people = [f"ps_dl_{tag}_{number_letters(i)}" for i in range(subjects)]
     use = {"type": "used", "items": ["email"], "operation": "view"}
     for subject in people:
-        collected = {
-            "type": "collected",
-            "subject_id": subject,
-            "context": "tech_support",
-            "method": "inquiry_board",
-            "items": ["email", "contact_name"],
-            "purposes": ["user_management"],
-        }
-        add(collected, service)
+        add(collected(subject), SUPPORT_DESK)
         add({**use, "subject_id": subject, "purpose": "user_management"}, staff)
     add({**use, "subject_id": people[0], "purpose": "marketing"}, staff)
     return forms[:-1], forms[-1]

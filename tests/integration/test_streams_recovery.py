@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventforms import OFFICER, SUPPORT_DESK, FormLog, collected
 from test_streams_e2e import (
     Names,
     WorkerProcess,
@@ -29,6 +30,7 @@ from test_streams_e2e import (
     wait_for,
 )
 
+from privtrail.bench.workload import number_letters
 from privtrail.events import parse_event
 
 pytestmark = pytest.mark.integration
@@ -36,52 +38,18 @@ pytestmark = pytest.mark.integration
 STAFF = [f"agent-{k}" for k in range(5)]
 
 
-def letter_tag_of(n: int) -> str:
-    """``n`` in letters (base 26): ids with long digit runs read as phone numbers."""
-    out = ""
-    while True:
-        n, r = divmod(n, 26)
-        out = chr(ord("a") + r) + out
-        if n == 0:
-            return out
-
-
 INTRUDER = "agent-9"
 
 
 def workload(tag: str, subjects: int = 100, rounds: int = 12) -> list[dict[str, Any]]:
     """JSON-form events, in time order, ending a little before now."""
-    forms: list[dict[str, Any]] = []
-    t0 = datetime.now(UTC) - timedelta(hours=3)
-
-    def add(body: dict[str, Any], actor: dict[str, Any]) -> None:
-        n = len(forms)
-        forms.append(
-            {
-                "event_id": f"rc-{tag}-{letter_tag_of(n)}",
-                "source": {"service": "support-desk"},
-                "occurred_at": (t0 + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "actor": actor,
-                **body,
-            }
-        )
-
-    officer = {"kind": "staff", "id": "privacy-officer-1", "role": "privacy_officer"}
+    log = FormLog(f"rc-{tag}", datetime.now(UTC) - timedelta(hours=3))
+    forms, add = log.forms, log.add
     for handler in STAFF:
-        add({"type": "handler_authorized", "handler_id": handler, "role": "support_agent"}, officer)
-    people = [f"ps_rc_{tag}_{letter_tag_of(i)}" for i in range(subjects)]
+        add({"type": "handler_authorized", "handler_id": handler, "role": "support_agent"}, OFFICER)
+    people = [f"ps_rc_{tag}_{number_letters(i)}" for i in range(subjects)]
     for subject in people:
-        add(
-            {
-                "type": "collected",
-                "subject_id": subject,
-                "context": "tech_support",
-                "method": "inquiry_board",
-                "items": ["email", "contact_name"],
-                "purposes": ["user_management"],
-            },
-            {"kind": "service", "id": "support-desk"},
-        )
+        add(collected(subject), SUPPORT_DESK)
     for r in range(rounds):
         for i, subject in enumerate(people):
             staff = {"kind": "staff", "id": STAFF[i % len(STAFF)], "role": "support_agent"}
