@@ -47,7 +47,7 @@ def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event)
 
 async def validate_message(topo: Topology, msg: Any) -> None:
     """Everything validate does with one record of the events topic."""
-    verdict = classify(msg.value, topo.decoder.decode)
+    verdict = classify(msg.value)
     if isinstance(verdict, Rejection):
         await dead_letter(topo, msg, verdict)
         return
@@ -59,9 +59,11 @@ async def validate_message(topo: Topology, msg: Any) -> None:
             topo, msg, "enforce", enforce_event(topo, key, verdict, msg.partition)
         )
     else:  # another partition's subject: to its owner, through the repartition topic
+        topo.decoder.remember(msg.value, verdict)
         await topo.send(topo.subject_events, key, msg.value)
     actor = actor_key(verdict)
     if actor is not None:
+        topo.decoder.remember(msg.value, verdict)
         await topo.send(topo.actor_events, actor.encode(), msg.value)
 
 

@@ -75,6 +75,7 @@ def worker(
     import faust
 
     from privtrail.streams.app import build_app
+    from privtrail.streams.collector import tune_collector
     from privtrail.streams.settings import WorkerSettings
     from privtrail.streams.topics import ensure_topics
 
@@ -108,6 +109,7 @@ def worker(
     # above, so every debug record of Faust and aiokafka gets built (about a tenth of the
     # worker's time) and escape codes land in log files. No spinner, no DEBUG.
     runner.spinner = None
+    tune_collector()  # last, so the app and the runner are frozen too
     runner.execute_from_commandline()
 
 

@@ -135,7 +135,7 @@ def test_cache_is_bypassed_when_the_table_holds_other_bytes() -> None:
     assert len(cache) == 2
 
 
-def test_event_decoder_returns_what_decode_returns_and_caches() -> None:
+def test_event_decoder_returns_what_decode_returns_and_keeps_only_what_it_is_told() -> None:
     from privtrail.errors import WireError
     from privtrail.streams.codecs import EventDecoder
     from privtrail.wire import decode_event, encode_event
@@ -143,13 +143,24 @@ def test_event_decoder_returns_what_decode_returns_and_caches() -> None:
     events = scenario()
     raw = [encode_event(e) for e in events]
     decoder = EventDecoder(size=4)
-    assert [decoder.decode(r) for r in raw] == [decode_event(r) for r in raw]
-    assert decoder.misses == len(raw) and len(decoder) == 4
-    assert decoder.decode(raw[-1]) is decoder.decode(bytes(bytearray(raw[-1])))
+    decoded = [decoder.decode(r) for r in raw]
+    assert decoded == [decode_event(r) for r in raw]
+    # decoding alone keeps nothing: an event judged in place is never read again
+    assert decoder.misses == len(raw) and len(decoder) == 0
+    for r, event in zip(raw, decoded, strict=True):
+        decoder.remember(r, event)
+    assert len(decoder) == 4  # the oldest went
+    # a hit is the remembered object itself, found by the bytes (not the bytes object)
+    assert decoder.decode(bytes(bytearray(raw[-1]))) is decoded[-1]
+    assert decoder.decode(raw[-1]) is decoded[-1]
     assert decoder.hits == 2
+    assert decoder.decode(raw[0]) is not decoded[0]  # evicted: decoded afresh, equal
+    assert decoder.decode(raw[0]) == decoded[0]
+    decoder.remember(raw[-1], decoded[-1])  # remembering twice keeps one entry
+    assert len(decoder) == 4
     with pytest.raises(WireError):
         decoder.decode(b"\x00garbage")
-    assert len(decoder) == 4  # failures are never cached
+    assert len(decoder) == 4
 
 
 def test_decode_record_skips_an_undecodable_record_with_its_coordinates(
@@ -170,3 +181,27 @@ def test_decode_record_skips_an_undecodable_record_with_its_coordinates(
     assert decoder.decode_record(record(encode_event(event))) == event
     assert decoder.decode_record(record(b"\x00garbage")) is None
     assert "undecodable record on privacy.events.valid[3]@41 skipped" in caplog.text
+
+
+def test_the_worker_freezes_the_heap_it_starts_with_and_collects_young_objects_less_often() -> None:
+    import gc
+
+    from privtrail.streams import collector
+
+    before = gc.get_threshold()
+    try:
+        assert collector.tune_collector() == before
+        assert gc.get_threshold() == (
+            collector.YOUNG_THRESHOLD,
+            collector.MIDDLE_THRESHOLD,
+            collector.OLD_THRESHOLD,
+        )
+        assert gc.get_freeze_count() > 0
+        # cycles made afterwards are still found and freed
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
