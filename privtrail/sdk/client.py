@@ -32,6 +32,7 @@ from privtrail.sdk.delivery import Delivery
 from privtrail.sdk.errors import SdkConfigError, SpoolFullError
 from privtrail.sdk.methods import EventMethods
 from privtrail.sdk.metrics import SdkMetrics
+from privtrail.sdk.process_delivery import ProcessDelivery
 from privtrail.sdk.producer import build_producer
 from privtrail.sdk.pseudonym import Pseudonymiser, parse_key
 from privtrail.sdk.settings import (
@@ -40,6 +41,7 @@ from privtrail.sdk.settings import (
     SdkSettings,
     default_spool_dir,
 )
+from privtrail.sdk.shipper import ShipperConfig
 from privtrail.sdk.spool import Spool
 
 
@@ -60,6 +62,32 @@ def _pseudonymiser(
     if not key_id:
         raise SdkConfigError("pseudonym_key_id", "required together with pseudonym_key")
     return Pseudonymiser(key=raw, key_id=key_id)
+
+
+def shipper_config(
+    bootstrap: str, topic: str, spool_dir: Path, producer: dict[str, Any], opts: DeliveryOptions
+) -> ShipperConfig:
+    """What a shipper process needs; the producer settings must survive JSON."""
+    import json
+
+    for name, value in producer.items():
+        try:
+            json.dumps(value)
+        except TypeError as exc:
+            raise SdkConfigError(
+                f"producer_config.{name}",
+                "process delivery passes producer settings to the shipper as JSON; "
+                f"{type(value).__name__} is not JSON",
+            ) from exc
+    return ShipperConfig(
+        bootstrap=bootstrap,
+        topic=topic,
+        spool_dir=str(spool_dir),
+        producer_config=producer,
+        broker_timeout=opts.broker_timeout,
+        fsync=opts.spool_fsync,
+        fsync_interval=opts.spool_fsync_interval,
+    )
 
 
 def _count_into(counter: Any) -> Callable[[int], None]:
@@ -127,14 +155,22 @@ class AuditClient(EventMethods[str]):
             on_corrupt=_count_into(self.metrics.failed),
         )
         config = dict(producer_config or {})
-        self._delivery = Delivery(
-            producer_factory=lambda: build_producer(bootstrap, config),
-            topic=topic,
-            spool=spool,
-            metrics=self.metrics,
-            queue_size=opts.queue_size,
-            broker_timeout=opts.broker_timeout,
-        )
+        self._delivery: Delivery | ProcessDelivery
+        if opts.delivery == "process":
+            self._delivery = ProcessDelivery(
+                config=shipper_config(bootstrap, topic, self.spool_dir, config, opts),
+                spool=spool,
+                metrics=self.metrics,
+            )
+        else:
+            self._delivery = Delivery(
+                producer_factory=lambda: build_producer(bootstrap, config),
+                topic=topic,
+                spool=spool,
+                metrics=self.metrics,
+                queue_size=opts.queue_size,
+                broker_timeout=opts.broker_timeout,
+            )
         self._delivery.start()
         # A service that forgets close() must not lose what is queued: close at exit (the
         # handler holds only a weak reference, so it does not keep the client alive).

@@ -21,6 +21,7 @@ from privtrail.sdk.pseudonym import Pseudonymiser, parse_key
 
 FsyncPolicy = Literal["always", "interval", "never"]
 OnInvalid = Literal["raise", "warn"]
+DeliveryMode = Literal["thread", "process"]
 
 # field name -> environment variable (documented in docs/sdk.md; keep both in step)
 ENV: dict[str, str] = {
@@ -33,6 +34,7 @@ ENV: dict[str, str] = {
     "pseudonym_key": "PRIVTRAIL_PSEUDONYM_KEY",
     "pseudonym_key_id": "PRIVTRAIL_PSEUDONYM_KEY_ID",
     "dev_mode": "PRIVTRAIL_SDK_DEV_MODE",
+    "delivery": "PRIVTRAIL_SDK_DELIVERY",
     "queue_size": "PRIVTRAIL_SDK_QUEUE_SIZE",
     "broker_timeout_ms": "PRIVTRAIL_SDK_BROKER_TIMEOUT_MS",
     "spool_dir": "PRIVTRAIL_SPOOL_DIR",
@@ -81,6 +83,11 @@ class SdkSettings(BaseModel):
     pseudonym_key_id: str | None = Field(default=None, description="Id recorded with the key")
     dev_mode: bool = Field(
         default=False, description="Allow running without a key (insecure published dev key)"
+    )
+    delivery: DeliveryMode = Field(
+        default="process",
+        description="thread: a sender thread in the service; process: a shipper process "
+        "sends the spool (lowest caller latency)",
     )
     queue_size: int = Field(default=100_000, ge=1, description="In-memory queue bound")
     broker_timeout_ms: int = Field(
@@ -167,6 +174,7 @@ class SdkSettings(BaseModel):
 class DeliveryOptions:
     """Queue, broker-loss and spool tuning (defaults suit most services)."""
 
+    delivery: DeliveryMode = "process"
     queue_size: int = 100_000
     broker_timeout: float = 5.0
     spool_max_bytes: int = 1 << 30
@@ -175,6 +183,8 @@ class DeliveryOptions:
     spool_fsync_interval: float = 0.2
 
     def __post_init__(self) -> None:
+        if self.delivery not in ("thread", "process"):
+            raise SdkConfigError("delivery", "must be thread or process")
         if self.queue_size < 1:
             raise SdkConfigError("queue_size", "must be at least 1")
         if self.broker_timeout <= 0:
@@ -187,6 +197,7 @@ class DeliveryOptions:
     @classmethod
     def from_settings(cls, s: SdkSettings) -> DeliveryOptions:
         return cls(
+            delivery=s.delivery,
             queue_size=s.queue_size,
             broker_timeout=s.broker_timeout_ms / 1000,
             spool_max_bytes=s.spool_max_bytes,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from privtrail.sdk.errors import SpoolCorruptError, SpoolFullError, SpoolLockedError
+from privtrail.sdk.shipmark import read_mark
 
 log = logging.getLogger("privtrail.sdk.spool")
 
@@ -77,7 +78,11 @@ def _decode_payload(payload: bytes) -> tuple[bytes | None, bytes]:
 _Parsed = list[tuple[bytes | None, bytes, int]]
 
 
-def _parse(data: bytes, start: int) -> tuple[_Parsed, int, str | None]:
+def segment_path(directory: Path, seq: int) -> Path:
+    return directory / f"{seq:012d}{SUFFIX}"
+
+
+def parse_records(data: bytes, start: int) -> tuple[_Parsed, int, str | None]:
     """Records in ``data[start:]``; stops at the first bad one (returns its offset + why)."""
     out: list[tuple[bytes | None, bytes, int]] = []
     pos = start
@@ -110,7 +115,7 @@ def scan_segment(path: Path) -> ScanResult:
         return ScanResult(0, 0, len(data), "segment header cut short" if data else None)
     if data[: len(MAGIC)] != MAGIC:
         raise SpoolCorruptError(f"{path}: not a privtrail spool segment (bad magic)")
-    records, valid_end, reason = _parse(data, len(MAGIC))
+    records, valid_end, reason = parse_records(data, len(MAGIC))
     return ScanResult(len(records), valid_end, len(data) - valid_end, reason)
 
 
@@ -173,7 +178,10 @@ class Spool:
             self._sizes[seq] = result.valid_end
             self._total += result.valid_end
             self.recovered_records += result.records
-        self._next_seq = max(self._sizes, default=0) + 1
+        # Never reuse a number the shipper's mark has passed (process delivery): a new
+        # segment under the mark would count as delivered.
+        mark = read_mark(self.directory)
+        self._next_seq = max(max(self._sizes, default=0), mark.segment if mark else 0) + 1
         if self.recovered_records:
             log.info(
                 "spool %s: %d event(s) from a previous run to replay",
@@ -242,7 +250,9 @@ class Spool:
         with self._lock:
             total = self.size_bytes
             if total + len(record) + len(MAGIC) > self.max_bytes:
-                raise SpoolFullError(total, self.max_bytes, len(record))
+                total = self._forget_deleted()
+                if total + len(record) + len(MAGIC) > self.max_bytes:
+                    raise SpoolFullError(total, self.max_bytes, len(record))
             if self._fd is None or self._sizes[self._active or 0] + len(record) > (
                 self.segment_bytes
             ):
@@ -259,11 +269,33 @@ class Spool:
                 self._dirty = False
         self._report_size()
 
+    def _forget_deleted(self) -> int:
+        # Process delivery: the shipper process deletes delivered segments; the writer
+        # learns it here (at a roll, and before it would refuse an event as full).
+        for seq in [s for s in self._sizes if s != self._active]:
+            if not segment_path(self.directory, seq).exists():
+                self._total -= self._sizes.pop(seq)
+        return self._total
+
+    def forget_delivered(self) -> int:
+        """Drop the segments the shipper deleted from the size; returns the size."""
+        with self._lock:
+            return self._forget_deleted()
+
+    def position(self) -> tuple[int, int]:
+        """``(segment, bytes)`` just after the last record appended so far."""
+        with self._lock:
+            if self._active is None:
+                last = max(self._sizes, default=self._next_seq - 1)
+                return (last, self._sizes.get(last, len(MAGIC)))
+            return (self._active, self._sizes[self._active])
+
     def _roll(self) -> None:
         self._close_active()
+        self._forget_deleted()
         seq = self._next_seq
         self._next_seq += 1
-        path = self.directory / f"{seq:012d}{SUFFIX}"
+        path = segment_path(self.directory, seq)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         os.write(fd, MAGIC)
         if self.fsync != "never":
@@ -309,13 +341,13 @@ class Spool:
         start = max(offset, len(MAGIC))
         if start >= end:
             return []
-        path = self.directory / f"{seq:012d}{SUFFIX}"
+        path = segment_path(self.directory, seq)
         with path.open("rb") as fh:
             fh.seek(start)
-            # read a bounded window; _parse stops cleanly at the window's cut
+            # read a bounded window; parse_records stops cleanly at the window's cut
             data = fh.read(min(end - start, 4 << 20))
         out: list[SpoolRecord] = []
-        parsed, _, _ = _parse(data, 0)
+        parsed, _, _ = parse_records(data, 0)
         for key, value, rel_end in parsed[:limit]:
             out.append(SpoolRecord(key, value, seq, start + rel_end))
         if not out and data:
@@ -323,7 +355,7 @@ class Spool:
             with path.open("rb") as fh:
                 fh.seek(start)
                 data = fh.read(end - start)
-            parsed, _, _ = _parse(data, 0)
+            parsed, _, _ = parse_records(data, 0)
             out = [SpoolRecord(k, v, seq, start + e) for k, v, e in parsed[:limit]]
         return out
 
@@ -338,7 +370,7 @@ class Spool:
             if seq == self._active:
                 raise ValueError("cannot delete the active spool segment; seal it first")
             self._total -= self._sizes.pop(seq, 0)
-            (self.directory / f"{seq:012d}{SUFFIX}").unlink(missing_ok=True)
+            segment_path(self.directory, seq).unlink(missing_ok=True)
         self._report_size()
 
     def is_empty(self) -> bool:

@@ -70,12 +70,18 @@ def consume(bootstrap: str, topic: str, want: set[str], timeout: float = 120.0) 
     return events
 
 
+MODES = pytest.mark.parametrize("delivery", ["thread", "process"])
+
+
+@MODES
 def test_100k_events_from_4_threads_exactly_once_in_order_per_subject(
-    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
+    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path, delivery: str
 ) -> None:
     topic = kafka_topic_factory(partitions=4)
     per_thread, threads = 25_000, 4
-    audit = client(kafka_bootstrap, topic, tmp_path / "spool")
+    audit = client(
+        kafka_bootstrap, topic, tmp_path / "spool", options=DeliveryOptions(delivery=delivery)
+    )
     emitted: dict[int, list[str]] = {}
 
     def work(tid: int) -> None:
@@ -119,15 +125,16 @@ def test_100k_events_from_4_threads_exactly_once_in_order_per_subject(
     assert len(last) == threads * 500
 
 
+@MODES
 def test_broker_stopped_mid_run_loses_nothing(
-    stack: Any, kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
+    stack: Any, kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path, delivery: str
 ) -> None:
     topic = kafka_topic_factory(partitions=2)
     audit = client(
         kafka_bootstrap,
         topic,
         tmp_path / "spool",
-        options=DeliveryOptions(broker_timeout=1.0, spool_fsync="interval"),
+        options=DeliveryOptions(broker_timeout=1.0, spool_fsync="interval", delivery=delivery),
     )
     ids: list[str] = []
     phases: dict[str, int] = {}
@@ -174,11 +181,11 @@ SPOOLING_PRODUCER = r"""
 import sys, time
 from prometheus_client import CollectorRegistry
 from privtrail.sdk import AuditClient, DeliveryOptions
-mode, bootstrap, topic, spool = sys.argv[1:5]
+mode, bootstrap, topic, spool, delivery = sys.argv[1:6]
 audit = AuditClient(
     bootstrap=bootstrap, service="it-killed", topic=topic, spool_dir=spool,
     pseudonym_key=bytes(range(32)), pseudonym_key_id="it", registry=CollectorRegistry(),
-    options=DeliveryOptions(broker_timeout=0.5, spool_fsync="always"),
+    options=DeliveryOptions(broker_timeout=0.5, spool_fsync="always", delivery=delivery),
 )
 if mode == "spool":
     while not audit.spooling:
@@ -203,15 +210,25 @@ def readline(stream: Any, deadline: float) -> str:
     return str(stream.readline()).strip()
 
 
+@MODES
 def test_sigkill_while_spooling_then_restart_delivers_the_spool(
-    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
+    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path, delivery: str
 ) -> None:
     topic = kafka_topic_factory(partitions=2)
     spool = tmp_path / "spool"
     unreachable = "127.0.0.1:9"  # discard port: nothing listens, the producer must spool
     env = {**os.environ, "PRIVTRAIL_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
-        [sys.executable, "-c", SPOOLING_PRODUCER, "spool", unreachable, topic, str(spool)],
+        [
+            sys.executable,
+            "-c",
+            SPOOLING_PRODUCER,
+            "spool",
+            unreachable,
+            topic,
+            str(spool),
+            delivery,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -233,7 +250,16 @@ def test_sigkill_while_spooling_then_restart_delivers_the_spool(
     assert any(spool.glob("*.spool"))
 
     restart = subprocess.run(
-        [sys.executable, "-c", SPOOLING_PRODUCER, "deliver", kafka_bootstrap, topic, str(spool)],
+        [
+            sys.executable,
+            "-c",
+            SPOOLING_PRODUCER,
+            "deliver",
+            kafka_bootstrap,
+            topic,
+            str(spool),
+            delivery,
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -249,3 +275,97 @@ def test_sigkill_while_spooling_then_restart_delivers_the_spool(
     for e in events:
         by_subject[e.subject_id].append(int(e.request_id[1:]))
     assert all(seq == sorted(seq) for seq in by_subject.values())
+
+
+# -- process delivery: either process may die ------------------------------------------------
+def shipper_pid(spool: Path, not_in: list[int], timeout: float = 30.0) -> int:
+    """The pid of the shipper now delivering ``spool`` (from its mark), once it has one."""
+    from privtrail.sdk.shipmark import read_mark
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mark = read_mark(spool)
+        if mark is not None and mark.pid > 0 and mark.pid not in not_in:
+            return mark.pid
+        time.sleep(0.05)
+    pytest.fail("no shipper reported a mark")
+
+
+def test_process_delivery_survives_its_shipper_being_killed(
+    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
+) -> None:
+    from privtrail.sdk.shipmark import read_mark
+
+    topic = kafka_topic_factory(partitions=2)
+    spool = tmp_path / "spool"
+    audit = client(kafka_bootstrap, topic, spool, options=DeliveryOptions(delivery="process"))
+    ids: list[str] = []
+    killed: list[int] = []
+    for n in range(20_000):
+        ids.append(audit.corrected(f"subject{n % 100}", request_id=f"r{n}"))
+        if n in (5_000, 12_000):  # mid-stream, twice: the monitor starts a new one each time
+            pid = shipper_pid(spool, not_in=killed)
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    assert audit.flush(120), "a new shipper did not deliver the rest"
+    mark = read_mark(spool)
+    assert mark is not None and mark.pid not in killed
+    assert audit.close()
+    assert not list(spool.glob("*.spool"))
+    events = consume(kafka_bootstrap, topic, set(ids))
+    assert set(ids) <= {e.event_id for e in events}
+    first: dict[str, int] = {}
+    by_subject: dict[str, list[int]] = defaultdict(list)
+    for e in events:  # resent records come again: order holds for first copies
+        if e.event_id not in first:
+            first[e.event_id] = 1
+            by_subject[e.subject_id].append(int(e.request_id[1:]))
+    assert all(seq == sorted(seq) for seq in by_subject.values())
+
+
+KILLED_SERVICE = r"""
+import sys
+from prometheus_client import CollectorRegistry
+from privtrail.sdk import AuditClient, DeliveryOptions
+bootstrap, topic, spool, out = sys.argv[1:5]
+audit = AuditClient(
+    bootstrap=bootstrap, service="it-killed", topic=topic, spool_dir=spool,
+    pseudonym_key=bytes(range(32)), pseudonym_key_id="it", registry=CollectorRegistry(),
+    options=DeliveryOptions(delivery="process", spool_fsync="never"),
+)
+ids = [audit.corrected(f"subject{n % 20}", request_id=f"r{n}") for n in range(30_000)]
+with open(out, "w") as fh:
+    fh.write("\n".join(ids))
+print("EMITTED", flush=True)
+sys.stdin.readline()  # until SIGKILL: never closes, never flushes
+"""
+
+
+def test_process_delivery_a_service_killed_with_sigkill_is_still_delivered(
+    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
+) -> None:
+    topic = kafka_topic_factory(partitions=2)
+    spool = tmp_path / "spool"
+    emitted = tmp_path / "emitted.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SERVICE, kafka_bootstrap, topic, str(spool), str(emitted)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PRIVTRAIL_HOME": str(tmp_path / "home")},
+    )
+    try:
+        assert proc.stdout is not None
+        assert readline(proc.stdout, time.monotonic() + 120) == "EMITTED"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # no close(), no flush(), no atexit
+        proc.wait(timeout=10)
+    ids = emitted.read_text().split()
+    assert len(ids) == 30_000
+    # Nobody restarts it: the orphaned shipper delivers the spool, deletes it and exits.
+    events = consume(kafka_bootstrap, topic, set(ids))
+    assert set(ids) <= {e.event_id for e in events}
+    end = time.monotonic() + 30
+    while list(spool.glob("*.spool")) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not list(spool.glob("*.spool")), "the shipper left delivered segments behind"

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from test_sdk_fakes import FakeBroker
 
 from privtrail.errors import ContractError
-from privtrail.sdk import AsyncAuditClient, AuditClient, UnknownTermError
+from privtrail.sdk import AsyncAuditClient, AuditClient, DeliveryOptions, UnknownTermError
 from privtrail.sdk import client as client_module
 from privtrail.sdk.methods import EventMethods
 from privtrail.wire import decode_event
@@ -33,6 +33,7 @@ def make(tmp_path: Path) -> AsyncAuditClient:
         pseudonym_key=bytes(range(32)),
         pseudonym_key_id="k1",
         registry=CollectorRegistry(),
+        options=DeliveryOptions(delivery="thread"),  # the fake broker lives in this process
     )
 
 

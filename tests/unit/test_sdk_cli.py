@@ -34,6 +34,7 @@ def broker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeBroker:
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PRIVTRAIL_BOOTSTRAP_SERVERS", "fake:9092")
+    monkeypatch.setenv("PRIVTRAIL_SDK_DELIVERY", "thread")  # the fake lives in this process
     monkeypatch.setenv("PRIVTRAIL_HOME", str(tmp_path / "home"))
     return fake
 

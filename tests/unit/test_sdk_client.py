@@ -17,6 +17,7 @@ from privtrail.events import Used, parse_event
 from privtrail.sdk import (
     AuditClient,
     ClientClosedError,
+    DeliveryOptions,
     SdkConfigError,
     UnknownTermError,
     staff,
@@ -53,6 +54,9 @@ def new_client(tmp_path: Path, registry: CollectorRegistry, **kw: Any) -> AuditC
         "pseudonym_key": KEY,
         "pseudonym_key_id": "k1",
         "registry": registry,
+        # the fake broker lives in this process; process delivery is tested against the
+        # real broker (tests/integration/test_sdk_kafka.py) and in test_sdk_shipper.py
+        "options": DeliveryOptions(delivery="thread"),
     }
     args.update(kw)
     return AuditClient(**args)
@@ -452,23 +456,27 @@ def audit_pseudonym_with_real_key(tmp_path: Path) -> str:
 FORGETFUL = r"""
 import sys
 from prometheus_client import CollectorRegistry
-from privtrail.sdk import AuditClient
+from privtrail.sdk import AuditClient, DeliveryOptions
 audit = AuditClient(bootstrap="127.0.0.1:9", service="forgetful", spool_dir=sys.argv[1],
-                    dev_mode=True, registry=CollectorRegistry())
+                    dev_mode=True, registry=CollectorRegistry(),
+                    options=DeliveryOptions(delivery=sys.argv[2]))
 for n in range(25):
     audit.corrected(f"c{n}", request_id=f"r{n}")
 # no close(): the interpreter exits with the events still queued
 """
 
 
-def test_events_queued_at_interpreter_exit_are_spooled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("delivery", ["thread", "process"])
+def test_events_queued_at_interpreter_exit_are_spooled(tmp_path: Path, delivery: str) -> None:
     import subprocess
     import sys
 
     from privtrail.sdk.spool import MAGIC, Spool
 
     spool_dir = tmp_path / "spool"
-    subprocess.run([sys.executable, "-c", FORGETFUL, str(spool_dir)], check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", FORGETFUL, str(spool_dir), delivery], check=True, timeout=60
+    )
     spool = Spool(spool_dir)
     spool.open()
     try:
