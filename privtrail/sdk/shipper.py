@@ -30,6 +30,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -111,10 +112,6 @@ class Shipper:
         self._mark_written = (-1, -1)
         self._mark_due = 0.0
         self._dirty_mark = True
-        self._sync_fd: int | None = None
-        self._sync_seq = -1
-        self._sync_size = -1
-        self._last_sync = time.monotonic()
 
     # -- one turn ----------------------------------------------------------------------
     def turn(self) -> bool:
@@ -132,7 +129,6 @@ class Shipper:
         ):
             progressed |= self._send_more()
         self._delete_delivered()
-        self._sync_if_due(now)
         self._write_mark_if_due(now)
         return progressed
 
@@ -272,34 +268,6 @@ class Shipper:
                 if off >= os.path.getsize(path) and s == segments(self.directory)[-1]:
                     path.unlink(missing_ok=True)  # the last one, delivered, nobody writing
 
-    def _sync_if_due(self, now: float) -> None:
-        """``fsync="interval"``: make the newest segment durable now and then (the client's
-        appends only reach the page cache)."""
-        if self.config.fsync != "interval" or now - self._last_sync < self.config.fsync_interval:
-            return
-        self._last_sync = now
-        segs = segments(self.directory)
-        if not segs:
-            return
-        newest = segs[-1]
-        try:
-            if newest != self._sync_seq:
-                self._close_sync_fd()
-                self._sync_fd = os.open(segment_path(self.directory, newest), os.O_RDONLY)
-                self._sync_seq, self._sync_size = newest, -1
-            size = os.fstat(self._sync_fd or 0).st_size
-            if size != self._sync_size and self._sync_fd is not None:
-                os.fsync(self._sync_fd)
-                self._sync_size = size
-        except FileNotFoundError:
-            self._close_sync_fd()
-
-    def _close_sync_fd(self) -> None:
-        if self._sync_fd is not None:
-            os.close(self._sync_fd)
-            self._sync_fd = None
-            self._sync_seq = -1
-
     def _write_mark_if_due(self, now: float, force: bool = False) -> None:
         if not (self._dirty_mark or force) or (now < self._mark_due and not force):
             return
@@ -336,7 +304,60 @@ class Shipper:
                 log.debug("producer close failed", exc_info=True)
         self._delete_delivered()
         self._write_mark_if_due(time.monotonic(), force=True)
-        self._close_sync_fd()
+
+
+class SegmentSyncer(threading.Thread):
+    """``fsync="interval"``: makes the newest segment durable every ``interval`` seconds
+    (the client's appends only reach the page cache).
+
+    A thread of its own, because an fsync on ext4 waits for the journal commit, which
+    also writes out every other file's dirty data (the broker's logs on a shared disk):
+    measured up to 200 ms, which in the sending loop held back every event behind it.
+    """
+
+    def __init__(self, directory: Path, interval: float) -> None:
+        super().__init__(name="privtrail-shipper-fsync", daemon=True)
+        self.directory = directory
+        self.interval = interval
+        self._stop_event = threading.Event()
+        self._fd: int | None = None
+        self._seq = -1
+        self._size = -1
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.sync()
+
+    def sync(self) -> None:
+        segs = segments(self.directory)
+        if not segs:
+            return
+        try:
+            if segs[-1] != self._seq:
+                self._close()
+                self._fd = os.open(segment_path(self.directory, segs[-1]), os.O_RDONLY)
+                self._seq, self._size = segs[-1], -1
+            if self._fd is None:
+                return
+            size = os.fstat(self._fd).st_size
+            if size != self._size:
+                os.fsync(self._fd)  # releases the GIL: the sending loop goes on
+                self._size = size
+        except FileNotFoundError:
+            self._close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join()
+        self.sync()  # what was appended last
+        self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._seq = -1
 
 
 def hold_lock(directory: Path, timeout: float | None) -> int | None:
@@ -372,6 +393,9 @@ def run(config: ShipperConfig, stdin_fd: int) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: finish())
     shipper = Shipper(config, final=lambda: bool(state["final"]))
+    syncer = SegmentSyncer(directory, config.fsync_interval)
+    if config.fsync == "interval":
+        syncer.start()
     try:
         while True:
             if not state["final"]:
@@ -392,6 +416,8 @@ def run(config: ShipperConfig, stdin_fd: int) -> int:
             time.sleep(_BUSY_PAUSE if progressed else _IDLE_PAUSE)
     finally:
         shipper.close()
+        if syncer.is_alive():
+            syncer.stop()
         os.close(lock)
     return 0
 
