@@ -4,7 +4,8 @@ latency percentiles.
 CPU is the process's own user + system time over a window of wall time, so 100 % is one
 full core; on this 2-core machine the sum over all processes cannot pass 200 %. RSS is
 sampled and its maximum over the window kept. Only the process itself is counted, not
-its children: each process the benchmark cares about is named separately.
+its children: each process the benchmark cares about is named separately (a producer's
+SDK shipper as "producer-N shipper").
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ def cpu_seconds(pid: int) -> float | None:
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = raw[raw.rfind(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live children of ``pid`` (Linux /proc; [] when it is gone)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                out.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return sorted(out)
 
 
 def rss_bytes(pid: int) -> int | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from privtrail.bench.measure import child_pids
 from privtrail.bench.workload import WorkloadConfig, shard_items
 from privtrail.config import Topics
 
@@ -227,7 +228,16 @@ class Producers:
 
     @property
     def pids(self) -> dict[str, int]:
-        return {p.name: p.pid for p in self.procs if p.pid is not None}
+        """Each producer process, and the SDK shipper process each one started (process
+        delivery; the SDK's sending happens there, so its CPU is the producer's too)."""
+        out: dict[str, int] = {}
+        for p in self.procs:
+            if p.pid is None:
+                continue
+            out[p.name] = p.pid
+            for k, child in enumerate(child_pids(p.pid)):
+                out[f"{p.name} shipper" + (f" {k + 1}" if k else "")] = child
+        return out
 
     def wait_ready(self, timeout: float = 300.0) -> None:
         for _ in self.procs:

@@ -11,6 +11,7 @@ import pytest
 
 from privtrail.bench.measure import (
     UsageSampler,
+    child_pids,
     cpu_seconds,
     latency_summary,
     percentile,
@@ -50,6 +51,20 @@ def test_proc_readings_of_this_process() -> None:
     assert (rss_bytes(os.getpid()) or 0) > 10 * 2**20
     assert cpu_seconds(2**22 + 12345) is None  # beyond pid_max: no such process
     assert rss_bytes(2**22 + 12345) is None
+
+
+def test_child_pids_lists_live_children_only() -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in child_pids(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert child.pid not in child_pids(os.getpid())
+    assert child_pids(2**22 + 12345) == []
 
 
 def test_sampler_sees_a_busy_process() -> None:
