@@ -202,6 +202,8 @@ class ProcessDelivery:
             self._metrics.sent.inc(mark.sent - seen.sent)
         if mark.failed > seen.failed:
             self._metrics.failed.inc(mark.failed - seen.failed)
+        if mark.resent > seen.resent:
+            self._metrics.replayed.inc(mark.resent - seen.resent)
         self._seen = mark
         if mark.broker_up != self.broker.up:
             self.broker.up = mark.broker_up

@@ -29,6 +29,7 @@ class ShipMark:
     offset: int = 0
     sent: int = 0
     failed: int = 0
+    resent: int = 0
     broker_up: bool = True
     pid: int = 0
 

@@ -109,6 +109,8 @@ class Shipper:
         self._retry_at = 0.0
         self.sent = 0
         self.failed = 0
+        self.resent = 0  # acknowledged records this shipper had sent before (at least once)
+        self._resend_until = (0, 0)  # the farthest read position before a restart
         self._mark_written = (-1, -1)
         self._mark_due = 0.0
         self._dirty_mark = True
@@ -154,11 +156,14 @@ class Shipper:
                 if not future.is_done:
                     break
                 if not future.succeeded():
+                    self.sent += ok  # the ones before it did arrive
                     self.failed += 1
                     self.broker.lost(f"delivery failed: {type(future.exception).__name__}")
                     self._restart_from_acked("a send failed")
                     return True
                 ok += 1
+                if (seq, end) <= self._resend_until:
+                    self.resent += 1
             inflight.popleft()
             self._acked = (seq, end)
             self._dirty_mark = True
@@ -172,6 +177,7 @@ class Shipper:
         (after a pause): at least once, in spool order."""
         if self._inflight:
             log.warning("privtrail shipper: %s; resending from %s", why, self._acked)
+        self._resend_until = max(self._resend_until, self._read)
         self._inflight.clear()
         self._read = self._acked
         self._retry_at = time.monotonic() + _RETRY_BACKOFF
@@ -278,6 +284,7 @@ class Shipper:
                 offset=self._acked[1],
                 sent=self.sent,
                 failed=self.failed,
+                resent=self.resent,
                 broker_up=self.broker.up,
                 pid=os.getpid(),
             ),

@@ -142,6 +142,12 @@ def test_a_failed_send_sends_again_from_the_first_unacknowledged_record(tmp_path
     assert values(producer)[:4] == [b"v0", b"v1", b"v2", b"v3"]
     assert values(producer)[4:] == [b"v1", b"v2", b"v3"]
     assert ship.failed == 1 and not ship.broker.up
+    producer.ack_all()
+    ship.turn()
+    mark = read_mark(tmp_path)
+    # v0 once; v1 failed and went again; v2 and v3 went twice (their first futures are
+    # dropped with the restart): three acknowledged resends, and the broker is back
+    assert mark is not None and mark.sent == 4 and mark.resent == 3 and mark.broker_up
 
 
 def test_a_torn_record_waits_while_written_and_is_skipped_once_the_segment_is_final(
