@@ -369,3 +369,28 @@ def test_process_delivery_a_service_killed_with_sigkill_is_still_delivered(
     while list(spool.glob("*.spool")) and time.monotonic() < end:
         time.sleep(0.1)
     assert not list(spool.glob("*.spool")), "the shipper left delivered segments behind"
+
+
+def test_process_delivery_full_spool_refuses_at_the_call_and_keeps_what_it_accepted(
+    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path
+) -> None:
+    from privtrail.sdk import SpoolFullError
+
+    topic = kafka_topic_factory(partitions=2)
+    spool = tmp_path / "spool"
+    small = DeliveryOptions(delivery="process", spool_max_bytes=16_384, broker_timeout=0.5)
+    lost = client("127.0.0.1:9", topic, spool, options=small)  # nothing listens there
+    accepted: list[str] = []
+    try:
+        with pytest.raises(SpoolFullError):
+            for n in range(1_000):
+                accepted.append(lost.corrected(f"subject{n % 10}", request_id=f"r{n}"))
+        assert lost.metrics.spool_full._value.get() == 1
+        assert 0 < len(accepted) < 1_000
+    finally:
+        assert not lost.close(1)  # not delivered: kept for the next run
+    found = client(kafka_bootstrap, topic, spool, options=DeliveryOptions(delivery="process"))
+    assert found.flush(60), "the next run did not deliver what the full spool had accepted"
+    assert found.close()
+    events = consume(kafka_bootstrap, topic, set(accepted))
+    assert set(accepted) <= {e.event_id for e in events}
