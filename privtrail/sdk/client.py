@@ -153,6 +153,7 @@ class AuditClient(EventMethods[str]):
             fsync=opts.spool_fsync,
             fsync_interval=opts.spool_fsync_interval,
             on_corrupt=_count_into(self.metrics.failed),
+            sync_rolls=opts.delivery == "thread",  # process: the shipper's syncer does it
         )
         config = dict(producer_config or {})
         self._delivery: Delivery | ProcessDelivery

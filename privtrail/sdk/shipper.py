@@ -341,9 +341,24 @@ class SegmentSyncer(threading.Thread):
             return
         try:
             if segs[-1] != self._seq:
+                # The writer rolled: what it appended to the old segment since the last
+                # sync, and the new segment's name (the writer leaves both to this thread).
+                if self._fd is not None:
+                    os.fsync(self._fd)
+                for skipped in (q for q in segs[:-1] if q > self._seq):  # rolled past twice
+                    fd = os.open(segment_path(self.directory, skipped), os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
                 self._close()
                 self._fd = os.open(segment_path(self.directory, segs[-1]), os.O_RDONLY)
                 self._seq, self._size = segs[-1], -1
+                dfd = os.open(self.directory, os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
             if self._fd is None:
                 return
             size = os.fstat(self._fd).st_size

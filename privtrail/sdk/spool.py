@@ -137,6 +137,7 @@ class Spool:
         fsync_interval: float = 0.2,
         on_size: Callable[[int], None] | None = None,
         on_corrupt: Callable[[int], None] | None = None,
+        sync_rolls: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
@@ -145,6 +146,10 @@ class Spool:
         self.fsync_interval = fsync_interval
         self._on_size = on_size
         self._on_corrupt = on_corrupt
+        # With fsync="interval": fsync a segment when it is sealed, and a new segment's
+        # name. Off in process delivery, where the shipper's syncer does both, so that no
+        # caller waits for an ext4 journal commit at a roll.
+        self.sync_rolls = sync_rolls
         self._lock = threading.Lock()
         self._sizes: dict[int, int] = {}  # seq -> committed bytes (incl. magic)
         self._total = 0  # sum of _sizes, kept so readers never iterate a changing dict
@@ -230,9 +235,9 @@ class Spool:
                 os.close(self._lock_fd)
                 self._lock_fd = None
 
-    def _close_active(self) -> None:
+    def _close_active(self, sync: bool = True) -> None:
         if self._fd is not None:
-            if self.fsync != "never" and self._dirty:
+            if sync and self.fsync != "never" and self._dirty:
                 os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
@@ -291,14 +296,15 @@ class Spool:
             return (self._active, self._sizes[self._active])
 
     def _roll(self) -> None:
-        self._close_active()
+        sync = self.sync_rolls or self.fsync == "always"
+        self._close_active(sync)
         self._forget_deleted()
         seq = self._next_seq
         self._next_seq += 1
         path = segment_path(self.directory, seq)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         os.write(fd, MAGIC)
-        if self.fsync != "never":
+        if self.fsync != "never" and sync:
             os.fsync(fd)
             dfd = os.open(self.directory, os.O_RDONLY)  # make the new name durable too
             try:

@@ -200,3 +200,39 @@ def test_process_delivery_refuses_producer_settings_that_cannot_cross_to_the_shi
         shipper_config(
             "b:1", "t", tmp_path, {"partitioner": object()}, DeliveryOptions(delivery="process")
         )
+
+
+def test_the_shippers_syncer_makes_rolled_segments_and_their_names_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from privtrail.sdk.shipper import SegmentSyncer
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    # process delivery's writer: no fsync of its own with fsync="interval", not even at a roll
+    writer = Spool(tmp_path, segment_bytes=120, fsync="interval", sync_rolls=False)
+    writer.open()
+    writer.append(None, b"a" * 50)
+    assert synced == []
+    syncer = SegmentSyncer(tmp_path, interval=60)
+    syncer.sync()
+    assert synced == [tmp_path.name, segment_path(tmp_path, 1).name]  # its name, its bytes
+    synced.clear()
+    syncer.sync()
+    assert synced == []  # nothing new
+    for _ in range(2):  # rolls twice: 1 -> 2 -> 3
+        writer.append(None, b"b" * 50)
+    assert segments(tmp_path) == [1, 2, 3] and synced == []
+    syncer.sync()
+    names = [segment_path(tmp_path, n).name for n in (1, 2, 3)]
+    assert synced == [names[0], names[1], tmp_path.name, names[2]]
+    syncer.stop()
+    writer.close()
