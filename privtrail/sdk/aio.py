@@ -1,10 +1,11 @@
 """The asyncio audit client: the same methods, awaitable, over the same core.
 
 ``AsyncAuditClient`` wraps an :class:`~privtrail.sdk.client.AuditClient`: validation,
-pseudonyms, encoding and the sender thread are shared, nothing is written twice. A call
-validates and enqueues inline (microseconds, no I/O); only when the event must go to the
-spool (which may ``fsync``) does the write move to a worker thread, so the event loop never
-waits on the disk. ``flush`` and ``close`` run in a worker thread too.
+pseudonyms, encoding and delivery are shared, nothing is written twice. A call validates and
+enqueues (thread delivery) or appends to the page cache (process delivery) inline,
+microseconds; only when the write may wait for the disk (spooling in thread delivery, or an
+``fsync`` per call with ``spool_fsync="always"``) does it move to a worker thread, so the
+event loop never waits on the disk. ``flush`` and ``close`` run in a worker thread too.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class AsyncAuditClient(EventMethods[Awaitable[str]]):
         it only picks the thread, the core decides queue vs spool under its lock.
         """
         loop = asyncio.get_running_loop()
-        if self._client.spooling or self._in_thread:
+        if self._client.spooling or self._client.fsyncs_each_call or self._in_thread:
             # one worker thread, and everything after a threaded call follows it there:
             # per-subject order holds across the switch
             self._in_thread += 1

@@ -155,6 +155,8 @@ class AuditClient(EventMethods[str]):
             on_corrupt=_count_into(self.metrics.failed),
             sync_rolls=opts.delivery == "thread",  # process: the shipper's syncer does it
         )
+        # every call waits for the disk: an fsync per append (process delivery, "always")
+        self.fsyncs_each_call = opts.delivery == "process" and opts.spool_fsync == "always"
         config = dict(producer_config or {})
         self._delivery: Delivery | ProcessDelivery
         if opts.delivery == "process":

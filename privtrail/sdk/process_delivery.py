@@ -12,6 +12,7 @@ client does not care which one it drives.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -52,6 +53,7 @@ class ProcessDelivery:
         self.broker = BrokerView()
         self.dead = False
         self._closing = False
+        self._closed = False  # what close() returned
         self._proc: subprocess.Popen[bytes] | None = None
         self._spawned_at = 0.0
         self._backoff = 0.0  # 1 s after the first quick exit, doubling up to _MAX_BACKOFF
@@ -117,7 +119,7 @@ class ProcessDelivery:
         spool. True when everything was acknowledged; otherwise the rest stays in the
         spool for the next run."""
         if self._closing:
-            return self._spool.is_empty()
+            return self._closed
         self._closing = True
         delivered = self.flush(timeout, stop_when_lost=True)
         self._stop.set()
@@ -128,6 +130,7 @@ class ProcessDelivery:
         if mark is not None and mark.pid == self._pid():
             self._update(mark)
         self._spool.close()
+        self._closed = delivered
         return delivered
 
     # -- the shipper process -------------------------------------------------------------
@@ -156,7 +159,8 @@ class ProcessDelivery:
         if proc is None:
             return
         if proc.stdin is not None:
-            proc.stdin.close()  # the spool is final: deliver the rest and exit
+            with contextlib.suppress(OSError):  # gone already: nothing to tell it
+                proc.stdin.close()  # the spool is final: deliver the rest and exit
         try:
             proc.wait(self._config.drain_timeout + 5)
         except subprocess.TimeoutExpired:

@@ -394,3 +394,43 @@ def test_process_delivery_full_spool_refuses_at_the_call_and_keeps_what_it_accep
     assert found.close()
     events = consume(kafka_bootstrap, topic, set(accepted))
     assert set(accepted) <= {e.event_id for e in events}
+
+
+@pytest.mark.parametrize("fsync", ["interval", "always"])
+def test_async_client_with_process_delivery_delivers_in_order(
+    kafka_bootstrap: str, kafka_topic_factory: Any, tmp_path: Path, fsync: str
+) -> None:
+    import asyncio
+
+    from privtrail.sdk import AsyncAuditClient
+
+    topic = kafka_topic_factory(partitions=2)
+
+    async def main() -> list[str]:
+        audit = AsyncAuditClient(
+            bootstrap=kafka_bootstrap,
+            service="it-async",
+            topic=topic,
+            spool_dir=tmp_path / "spool",
+            pseudonym_key=KEY,
+            pseudonym_key_id="it",
+            registry=CollectorRegistry(),
+            options=DeliveryOptions(delivery="process", spool_fsync=fsync),  # type: ignore[arg-type]
+        )
+        # "always" fsyncs every append: those calls run in the client's worker thread
+        assert audit.sync.fsyncs_each_call is (fsync == "always")
+        ids = [await audit.corrected(f"subject{n % 10}", request_id=f"r{n}") for n in range(500)]
+        assert await audit.flush(60)
+        assert await audit.close()
+        return ids
+
+    ids = asyncio.run(main())
+    events = consume(kafka_bootstrap, topic, set(ids))
+    by_subject: dict[str, list[int]] = defaultdict(list)
+    seen: set[str] = set()
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            by_subject[e.subject_id].append(int(e.request_id[1:]))
+    assert seen >= set(ids)
+    assert all(seq == sorted(seq) for seq in by_subject.values())
