@@ -66,6 +66,9 @@ class ProcessDelivery:
 
     # -- caller side ---------------------------------------------------------------------
     def start(self) -> None:
+        # Another live client on this directory: say so now, not after waiting for its
+        # shipper below.
+        self._spool.check_unlocked()
         # A shipper of an earlier run (its client was killed) may still be finishing.
         lock = hold_lock(self._dir, timeout=self._config.drain_timeout + 5)
         if lock is None:

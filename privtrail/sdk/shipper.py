@@ -405,6 +405,8 @@ def run(config: ShipperConfig, stdin_fd: int) -> int:
     if lock is None:
         log.error("privtrail shipper: another shipper holds %s", directory / LOCK_FILE)
         return 2
+    for stale in directory.glob(".shipped.*.tmp"):  # a mark a killed shipper never renamed
+        stale.unlink(missing_ok=True)
     parent = os.getppid()
     state = {"final": False, "deadline": float("inf")}
 

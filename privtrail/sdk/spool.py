@@ -162,6 +162,19 @@ class Spool:
         self.recovered_records = 0
 
     # -- lifecycle ---------------------------------------------------------------------
+    def check_unlocked(self) -> None:
+        """:class:`SpoolLockedError` now if a live process holds the directory (a check
+        only: :meth:`open` takes the lock)."""
+        if not (self.directory / ".lock").exists():
+            return
+        fd = os.open(self.directory / ".lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise SpoolLockedError(str(self.directory)) from exc
+        finally:
+            os.close(fd)  # closing releases a lock taken here
+
     def open(self) -> None:
         """Lock the directory and recover what a previous run left (torn tails truncated)."""
         self.directory.mkdir(parents=True, exist_ok=True)

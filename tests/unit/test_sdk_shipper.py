@@ -17,6 +17,8 @@ from privtrail.sdk.shipmark import ShipMark, read_mark, write_mark
 from privtrail.sdk.shipper import Shipper, ShipperConfig, segments
 from privtrail.sdk.spool import MAGIC, Spool, encode_record, segment_path
 
+pytestmark = pytest.mark.unit
+
 
 class Future:
     def __init__(self) -> None:
@@ -236,3 +238,30 @@ def test_the_shippers_syncer_makes_rolled_segments_and_their_names_durable(
     assert synced == [names[0], names[1], tmp_path.name, names[2]]
     syncer.stop()
     writer.close()
+
+
+def test_a_second_live_client_on_a_spool_is_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    from prometheus_client import CollectorRegistry
+
+    from privtrail.sdk import AuditClient, SpoolLockedError
+
+    def client() -> AuditClient:
+        return AuditClient(
+            bootstrap="127.0.0.1:9",  # nothing listens: events stay in the spool
+            service="twice",
+            spool_dir=tmp_path / "spool",
+            dev_mode=True,
+            registry=CollectorRegistry(),
+            options=DeliveryOptions(delivery="process", broker_timeout=0.5),
+        )
+
+    first = client()
+    try:
+        started = time.monotonic()
+        with pytest.raises(SpoolLockedError):
+            client()
+        assert time.monotonic() - started < 5  # not after waiting for the first's shipper
+    finally:
+        first.close(0.5)
