@@ -6,8 +6,9 @@ that only needs the SDK, and ``privtrail check`` never imports Kafka clients.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from privtrail.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -104,10 +105,4 @@ if TYPE_CHECKING:  # the names as type checkers and IDEs should see them
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'privtrail' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("privtrail", _EXPORTS, globals())

@@ -265,3 +265,18 @@ def test_a_second_live_client_on_a_spool_is_refused_at_once(tmp_path: Path) -> N
         assert time.monotonic() - started < 5  # not after waiting for the first's shipper
     finally:
         first.close(0.5)
+
+
+def test_the_shipper_process_imports_neither_the_client_nor_pydantic() -> None:
+    # It runs next to every service: only the spool and the producer, not the contract,
+    # the policy or the client (privtrail.sdk's names load lazily).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, privtrail.sdk.shipper; "
+        "print(' '.join(m for m in ('pydantic', 'fastavro', 'privtrail.sdk.client', "
+        "'privtrail.policy', 'privtrail.events') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
