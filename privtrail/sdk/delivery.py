@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from privtrail.sdk.errors import ClientClosedError, SpoolFullError
 from privtrail.sdk.metrics import SdkMetrics
-from privtrail.sdk.producer import BrokerState
+from privtrail.sdk.producer import BrokerState, open_producer
 from privtrail.sdk.replay import Replayer, Step
 from privtrail.sdk.spool import Spool
 
@@ -236,19 +236,10 @@ class Delivery:
         now = time.monotonic()
         if now < self._next_connect:
             return False
-        try:
-            producer = self._factory()
-        except Exception as exc:  # kafka-python raises a variety; all mean "not now"
+        self._producer = open_producer(self._factory, self._topic, self.broker)
+        if self._producer is None:
             self._next_connect = now + _RETRY_BACKOFF
-            self.broker.lost(f"cannot create producer: {exc}")
             return False
-        self._producer = producer
-        try:
-            # Ask for the topic's metadata once (blocks at most max_block_ms): an unreachable
-            # broker is noticed at start-up, not only when the first send times out.
-            producer.partitions_for(self._topic)
-        except Exception as exc:
-            self.broker.lost(f"no metadata for {self._topic}: {type(exc).__name__}")
         return True
 
     def _send(self, key: bytes | None, value: bytes) -> Any:

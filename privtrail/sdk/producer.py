@@ -60,6 +60,24 @@ def build_producer(bootstrap: str, config: Mapping[str, Any] | None = None) -> K
     return KafkaProducer(**merged)
 
 
+def open_producer(factory: Callable[[], Any], topic: str, broker: BrokerState) -> Any | None:
+    """A producer from ``factory``, or None (and ``broker`` lost) when it cannot be made.
+
+    It then asks for ``topic``'s metadata once (blocks at most ``max_block_ms``), so an
+    unreachable broker is noticed at start-up, not only when the first send times out.
+    """
+    try:
+        producer = factory()
+    except Exception as exc:  # kafka-python raises a variety; all mean "not now"
+        broker.lost(f"cannot create producer: {exc}")
+        return None
+    try:
+        producer.partitions_for(topic)
+    except Exception as exc:
+        broker.lost(f"no metadata for {topic}: {type(exc).__name__}")
+    return producer
+
+
 class BrokerState:
     """Up/down with one log line and a gauge update per change, judged by progress."""
 

@@ -23,7 +23,6 @@ or ``drain_timeout`` passes, it exits anyway: the rest stays in the spool for th
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -38,14 +37,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from privtrail.sdk.producer import BrokerState, build_producer
+from privtrail.sdk.producer import BrokerState, build_producer, open_producer
 from privtrail.sdk.shipmark import ShipMark, read_mark, write_mark
-from privtrail.sdk.spool import MAGIC, SUFFIX, FsyncPolicy, parse_records, segment_path
+from privtrail.sdk.spool import (
+    MAGIC,
+    READ_WINDOW,
+    FsyncPolicy,
+    fsync_path,
+    read_window,
+    segment_path,
+    segments,
+    try_lock,
+)
 
 log = logging.getLogger("privtrail.sdk.shipper")
 
 LOCK_FILE = ".shipper.lock"
-_READ_BYTES = 4 << 20
 _MARK_EVERY = 0.02  # s between mark writes while records are being acknowledged
 _BUSY_PAUSE = 0.002
 _IDLE_PAUSE = 0.02
@@ -72,15 +79,6 @@ class ShipperConfig:
     @classmethod
     def from_json(cls, line: str) -> ShipperConfig:
         return cls(**json.loads(line))
-
-
-def segments(directory: Path) -> list[int]:
-    """The spool's segment numbers, oldest first."""
-    out = []
-    for name in os.listdir(directory):
-        if name.endswith(SUFFIX) and name[: -len(SUFFIX)].isdigit():
-            out.append(int(name[: -len(SUFFIX)]))
-    return sorted(out)
 
 
 class Shipper:
@@ -111,7 +109,6 @@ class Shipper:
         self.failed = 0
         self.resent = 0  # acknowledged records this shipper had sent before (at least once)
         self._resend_until = (0, 0)  # the farthest read position before a restart
-        self._mark_written = (-1, -1)
         self._mark_due = 0.0
         self._dirty_mark = True
 
@@ -119,6 +116,7 @@ class Shipper:
     def turn(self) -> bool:
         """Settle, send more, delete what is delivered; True when something progressed."""
         progressed = self._settle()
+        segs = segments(self.directory)  # one listing a turn
         # A stall only marks the broker lost: kafka-python keeps retrying what is in
         # flight, and it either arrives or fails (then everything from the first failed
         # record is sent again). Meanwhile nothing more is sent.
@@ -129,8 +127,8 @@ class Shipper:
             and len(self._inflight) < self.config.window
             and (self.broker.up or not self._inflight)
         ):
-            progressed |= self._send_more()
-        self._delete_delivered()
+            progressed |= self._send_more(segs)
+        self._delete_delivered(segs)
         self._write_mark_if_due(now)
         return progressed
 
@@ -183,21 +181,12 @@ class Shipper:
         self._retry_at = time.monotonic() + _RETRY_BACKOFF
         self._dirty_mark = True
 
-    def _send_more(self) -> bool:
+    def _send_more(self, segs: list[int]) -> bool:
         if self._producer is None:
-            try:
-                self._producer = self._factory()
-            except Exception as exc:  # kafka-python raises a variety; all mean "not now"
-                self.broker.lost(f"cannot create producer: {exc}")
+            self._producer = open_producer(self._factory, self.config.topic, self.broker)
+            if self._producer is None:
                 self._retry_at = time.monotonic() + _RETRY_BACKOFF
                 return False
-            try:
-                # Ask for the topic's metadata once (blocks at most max_block_ms): an
-                # unreachable broker is noticed at start-up, not at the first send.
-                self._producer.partitions_for(self.config.topic)
-            except Exception as exc:
-                self.broker.lost(f"no metadata for {self.config.topic}: {type(exc).__name__}")
-        segs = segments(self.directory)
         seq, off = self._read
         if seq not in segs:
             later = [s for s in segs if s > seq]
@@ -222,13 +211,7 @@ class Shipper:
 
     def _send_segment(self, path: Path, seq: int, start: int, room: int, sealed: bool) -> int:
         try:
-            with path.open("rb") as fh:
-                fh.seek(start)
-                data = fh.read(_READ_BYTES)
-                records, stop, reason = parse_records(data, 0)
-                if not records and reason is not None and len(data) == _READ_BYTES:
-                    data += fh.read()  # one record larger than the window
-                    records, stop, reason = parse_records(data, 0)
+            records, stop, reason, nbytes = read_window(path, start)
         except FileNotFoundError:
             return 0
         sent = 0
@@ -246,7 +229,7 @@ class Shipper:
             self._inflight.append((future, seq, end))
             self._read = (seq, end)
             sent += 1
-        if sent == len(records) and reason is not None and sealed and len(data) < _READ_BYTES:
+        if sent == len(records) and reason is not None and sealed and nbytes < READ_WINDOW:
             # The rest of a segment nobody writes any more does not parse: a torn last
             # record (the writer died mid-append) or damage, which the client's next start
             # moves aside (Spool.open). Skip it rather than stop the spool.
@@ -260,18 +243,18 @@ class Shipper:
             )
             if level == logging.ERROR:
                 self.failed += 1
-            self._read = (seq, start + len(data))
-            self._inflight.append((None, seq, start + len(data)))  # delivered once before it is
+            self._read = (seq, start + nbytes)
+            self._inflight.append((None, seq, start + nbytes))  # delivered once before it is
         return sent
 
-    def _delete_delivered(self) -> None:
+    def _delete_delivered(self, segs: list[int]) -> None:
         seq, off = self._acked
-        for s in segments(self.directory):
+        for s in segs:
             if s < seq:
                 segment_path(self.directory, s).unlink(missing_ok=True)
-            elif s == seq and self._final() and not self._inflight:
+            elif s == seq == segs[-1] and self._final() and not self._inflight:
                 path = segment_path(self.directory, s)
-                if off >= os.path.getsize(path) and s == segments(self.directory)[-1]:
+                if off >= os.path.getsize(path):
                     path.unlink(missing_ok=True)  # the last one, delivered, nobody writing
 
     def _write_mark_if_due(self, now: float, force: bool = False) -> None:
@@ -309,7 +292,7 @@ class Shipper:
                 producer.close(timeout=0)
             except Exception:
                 log.debug("producer close failed", exc_info=True)
-        self._delete_delivered()
+        self._delete_delivered(segments(self.directory))
         self._write_mark_if_due(time.monotonic(), force=True)
 
 
@@ -346,19 +329,11 @@ class SegmentSyncer(threading.Thread):
                 if self._fd is not None:
                     os.fsync(self._fd)
                 for skipped in (q for q in segs[:-1] if q > self._seq):  # rolled past twice
-                    fd = os.open(segment_path(self.directory, skipped), os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
+                    fsync_path(segment_path(self.directory, skipped))
                 self._close()
                 self._fd = os.open(segment_path(self.directory, segs[-1]), os.O_RDONLY)
                 self._seq, self._size = segs[-1], -1
-                dfd = os.open(self.directory, os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
+                fsync_path(self.directory)
             if self._fd is None:
                 return
             size = os.fstat(self._fd).st_size
@@ -385,17 +360,14 @@ class SegmentSyncer(threading.Thread):
 def hold_lock(directory: Path, timeout: float | None) -> int | None:
     """Take the one-shipper-per-spool lock; None when ``timeout`` passes first."""
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = try_lock(directory / LOCK_FILE)
+        if fd is not None:
             return fd
-        except BlockingIOError:
-            if deadline is not None and time.monotonic() >= deadline:
-                os.close(fd)
-                return None
-            time.sleep(0.05)
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 def run(config: ShipperConfig, stdin_fd: int) -> int:

@@ -78,8 +78,41 @@ def _decode_payload(payload: bytes) -> tuple[bytes | None, bytes]:
 _Parsed = list[tuple[bytes | None, bytes, int]]
 
 
+READ_WINDOW = 4 << 20  # bytes of a segment read at a time
+
+
 def segment_path(directory: Path, seq: int) -> Path:
     return directory / f"{seq:012d}{SUFFIX}"
+
+
+def segments(directory: Path) -> list[int]:
+    """The segment numbers in ``directory``, oldest first."""
+    out = []
+    for name in os.listdir(directory):
+        if name.endswith(SUFFIX) and name[: -len(SUFFIX)].isdigit():
+            out.append(int(name[: -len(SUFFIX)]))
+    return sorted(out)
+
+
+def try_lock(path: Path) -> int | None:
+    """A descriptor of ``path`` (created if missing) holding an exclusive ``flock``; None
+    when another process holds it. Closing the descriptor releases the lock."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory: the names in it) by its path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def parse_records(data: bytes, start: int) -> tuple[_Parsed, int, str | None]:
@@ -105,6 +138,27 @@ def parse_records(data: bytes, start: int) -> tuple[_Parsed, int, str | None]:
         out.append((key, value, end))
         pos = end
     return out, pos, None
+
+
+def read_window(
+    path: Path, start: int, end: int | None = None
+) -> tuple[_Parsed, int, str | None, int]:
+    """The complete records of segment file ``path`` from byte ``start``, reading at most
+    :data:`READ_WINDOW` bytes up to ``end`` (default: the file's end), or all of them when
+    a single record is larger than the window.
+
+    Returns what :func:`parse_records` returns for the bytes read (record ends and the
+    stop offset relative to ``start``), and how many bytes were read.
+    """
+    with path.open("rb") as fh:
+        fh.seek(start)
+        data = fh.read(READ_WINDOW if end is None else min(end - start, READ_WINDOW))
+        records, stop, reason = parse_records(data, 0)
+        if not records and len(data) == READ_WINDOW:
+            # parse_records stops cleanly at the window's cut: one record larger than it
+            data += fh.read() if end is None else fh.read(end - start - len(data))
+            records, stop, reason = parse_records(data, 0)
+    return records, stop, reason, len(data)
 
 
 def scan_segment(path: Path) -> ScanResult:
@@ -167,23 +221,17 @@ class Spool:
         only: :meth:`open` takes the lock)."""
         if not (self.directory / ".lock").exists():
             return
-        fd = os.open(self.directory / ".lock", os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise SpoolLockedError(str(self.directory)) from exc
-        finally:
-            os.close(fd)  # closing releases a lock taken here
+        fd = try_lock(self.directory / ".lock")
+        if fd is None:
+            raise SpoolLockedError(str(self.directory))
+        os.close(fd)  # releases the lock taken here
 
     def open(self) -> None:
         """Lock the directory and recover what a previous run left (torn tails truncated)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise SpoolLockedError(str(self.directory)) from exc
+        fd = try_lock(self.directory / ".lock")
+        if fd is None:
+            raise SpoolLockedError(str(self.directory))
         self._lock_fd = fd
         for path in sorted(self.directory.glob(f"*{SUFFIX}")):
             seq = int(path.stem)
@@ -319,11 +367,7 @@ class Spool:
         os.write(fd, MAGIC)
         if self.fsync != "never" and sync:
             os.fsync(fd)
-            dfd = os.open(self.directory, os.O_RDONLY)  # make the new name durable too
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            fsync_path(self.directory)  # make the new name durable too
         self._fd, self._active = fd, seq
         self._sizes[seq] = len(MAGIC)
         self._total += len(MAGIC)
@@ -360,23 +404,8 @@ class Spool:
         start = max(offset, len(MAGIC))
         if start >= end:
             return []
-        path = segment_path(self.directory, seq)
-        with path.open("rb") as fh:
-            fh.seek(start)
-            # read a bounded window; parse_records stops cleanly at the window's cut
-            data = fh.read(min(end - start, 4 << 20))
-        out: list[SpoolRecord] = []
-        parsed, _, _ = parse_records(data, 0)
-        for key, value, rel_end in parsed[:limit]:
-            out.append(SpoolRecord(key, value, seq, start + rel_end))
-        if not out and data:
-            # a single record larger than the window: read exactly that record
-            with path.open("rb") as fh:
-                fh.seek(start)
-                data = fh.read(end - start)
-            parsed, _, _ = parse_records(data, 0)
-            out = [SpoolRecord(k, v, seq, start + e) for k, v, e in parsed[:limit]]
-        return out
+        parsed, _, _, _ = read_window(segment_path(self.directory, seq), start, end)
+        return [SpoolRecord(k, v, seq, start + e) for k, v, e in parsed[:limit]]
 
     def seal(self) -> None:
         """Close the active segment so it can be deleted; the next append starts a new one."""

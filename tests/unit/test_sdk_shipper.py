@@ -14,8 +14,8 @@ import pytest
 from privtrail.sdk.errors import SdkConfigError
 from privtrail.sdk.settings import DeliveryOptions
 from privtrail.sdk.shipmark import ShipMark, read_mark, write_mark
-from privtrail.sdk.shipper import Shipper, ShipperConfig, segments
-from privtrail.sdk.spool import MAGIC, Spool, encode_record, segment_path
+from privtrail.sdk.shipper import Shipper, ShipperConfig
+from privtrail.sdk.spool import MAGIC, Spool, encode_record, segment_path, segments
 
 pytestmark = pytest.mark.unit
 
