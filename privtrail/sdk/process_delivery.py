@@ -59,7 +59,7 @@ class ProcessDelivery:
         self._backoff = 0.0  # 1 s after the first quick exit, doubling up to _MAX_BACKOFF
         self._stop = threading.Event()
         self._seen = ShipMark()  # the mark the metrics were last updated from
-        self._lock = threading.Lock()  # _update runs in the monitor and in flush()
+        self._lock = threading.Lock()  # _proc and _seen change together
         self._monitor = threading.Thread(
             target=self._watch, name="privtrail-sdk-shipper-monitor", daemon=True
         )
@@ -75,8 +75,6 @@ class ProcessDelivery:
             raise SdkError(f"a shipper from an earlier run still holds {self._dir}")
         os.close(lock)
         self._spool.open()
-        self._seen = read_mark(self._dir) or ShipMark()
-        self._seen = ShipMark(self._seen.segment, self._seen.offset)  # counts are per shipper
         self._spawn()
         self._monitor.start()
 
@@ -106,11 +104,10 @@ class ProcessDelivery:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             mark = read_mark(self._dir)
-            current = mark is not None and mark.pid == self._pid()
-            if current and mark is not None:
+            if mark is not None:
                 self._update(mark)
-            if mark is not None and mark.covers(*target):
-                return True
+                if mark.covers(*target):
+                    return True
             if stop_when_lost and not self.broker.up:
                 return False
             if deadline is not None and time.monotonic() >= deadline:
@@ -130,7 +127,7 @@ class ProcessDelivery:
             self._monitor.join()
         self._stop_shipper()
         mark = read_mark(self._dir)
-        if mark is not None and mark.pid == self._pid():
+        if mark is not None:
             self._update(mark)
         self._spool.close()
         self._closed = delivered
@@ -155,7 +152,9 @@ class ProcessDelivery:
         assert proc.stdin is not None
         proc.stdin.write(self._config.to_json().encode() + b"\n")
         proc.stdin.flush()  # kept open: its end tells the shipper the spool is final
-        self._proc = proc
+        with self._lock:
+            self._proc = proc
+            self._seen = ShipMark()  # a new shipper counts from zero
 
     def _stop_shipper(self) -> None:
         proc = self._proc
@@ -186,7 +185,6 @@ class ProcessDelivery:
                 )
                 if self._stop.wait(self._backoff):
                     break
-                self._seen = ShipMark(self._seen.segment, self._seen.offset)
                 try:
                     self._spawn()
                     self.dead = False
@@ -195,28 +193,27 @@ class ProcessDelivery:
                     self.dead = True
                 continue
             mark = read_mark(self._dir)
-            if mark is not None and mark.pid == self._pid():
+            if mark is not None:
                 self._update(mark)
 
     def _update(self, mark: ShipMark) -> None:
-        """Metrics and broker state from a mark of the current shipper."""
+        """Metrics and broker state from ``mark``, if the current shipper wrote it (an
+        earlier one's counts are not this one's). Called by the monitor and ``flush``."""
         with self._lock:
-            self._apply(mark)
-
-    def _apply(self, mark: ShipMark) -> None:
-        seen = self._seen
-        if mark.sent > seen.sent:
-            self._metrics.sent.inc(mark.sent - seen.sent)
-        if mark.failed > seen.failed:
-            self._metrics.failed.inc(mark.failed - seen.failed)
-        if mark.resent > seen.resent:
-            self._metrics.replayed.inc(mark.resent - seen.resent)
-        self._seen = mark
-        if mark.broker_up != self.broker.up:
-            self.broker.up = mark.broker_up
-            self._metrics.broker_up.set(1 if mark.broker_up else 0)
-            if mark.broker_up:
-                log.info("privtrail broker back; the shipper sends the spool")
-            else:
-                log.warning("privtrail broker lost; events wait in the spool")
+            if mark.pid != self._pid():
+                return
+            seen, self._seen = self._seen, mark
+            if mark.sent > seen.sent:
+                self._metrics.sent.inc(mark.sent - seen.sent)
+            if mark.failed > seen.failed:
+                self._metrics.failed.inc(mark.failed - seen.failed)
+            if mark.resent > seen.resent:
+                self._metrics.replayed.inc(mark.resent - seen.resent)
+            if mark.broker_up != self.broker.up:
+                self.broker.up = mark.broker_up
+                self._metrics.broker_up.set(1 if mark.broker_up else 0)
+                if mark.broker_up:
+                    log.info("privtrail broker back; the shipper sends the spool")
+                else:
+                    log.warning("privtrail broker lost; events wait in the spool")
         self._metrics.spool_bytes.set(self._spool.forget_delivered())
