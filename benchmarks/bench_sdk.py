@@ -40,6 +40,7 @@ from typing import Any
 from kafka import KafkaAdminClient
 from prometheus_client import CollectorRegistry
 
+from privtrail.bench.measure import cpu_seconds
 from privtrail.sdk import AuditClient, DeliveryOptions, staff
 from privtrail.sdk.producer import build_producer
 
@@ -119,14 +120,7 @@ def shipper_cpu(audit: AuditClient) -> float:
     """CPU seconds (user + system) of the client's shipper process so far; 0 in thread
     delivery. Linux /proc."""
     proc = getattr(audit._delivery, "_proc", None)
-    if proc is None:
-        return 0.0
-    try:
-        with open(f"/proc/{proc.pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (cpu_seconds(proc.pid) or 0.0) if proc is not None else 0.0
 
 
 def run_sdk(

@@ -16,7 +16,6 @@ topic. When an actor-side rule may apply it also goes to the actor topic keyed b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from privtrail.engine import actor_key
@@ -31,12 +30,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def classify(value: bytes | None, decode: Callable[[bytes], Any] = decode_event) -> Any | Rejection:
+def classify(value: bytes | None) -> Any | Rejection:
     """The decoded event, or a :class:`Rejection` saying why not."""
     if value is None:
         return Rejection("wire", "record has no value (tombstone)")
     try:
-        return decode(value)
+        return decode_event(value)
     except WireError as exc:
         return Rejection("wire", str(exc))
     except ContractError as exc:

@@ -15,6 +15,7 @@ subject, encodes the event and enqueues it; a background thread sends it. See do
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import weakref
 from collections.abc import Callable, Mapping
@@ -68,8 +69,6 @@ def shipper_config(
     bootstrap: str, topic: str, spool_dir: Path, producer: dict[str, Any], opts: DeliveryOptions
 ) -> ShipperConfig:
     """What a shipper process needs; the producer settings must survive JSON."""
-    import json
-
     for name, value in producer.items():
         try:
             json.dumps(value)

@@ -43,13 +43,14 @@ class ShipMark:
 
 
 def read_mark(directory: Path) -> ShipMark | None:
-    """The mark in ``directory``; None when there is none (or it cannot be read)."""
+    """The mark in ``directory``; None when there is none. ValueError for a file of that
+    name that is not a mark (a mark is never seen half written: it is replaced whole)."""
     try:
         data = json.loads((directory / MARK_FILE).read_bytes())
         return ShipMark(**data)
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError) as exc:  # never written half (rename): a foreign file
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"{directory / MARK_FILE}: not a shipper mark ({exc})") from exc
 
 
