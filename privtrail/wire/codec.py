@@ -28,6 +28,8 @@ from fastavro.read import SchemaResolutionError
 from privtrail.alerts import Alert
 from privtrail.errors import ContractError, WireError
 from privtrail.events import Event
+from privtrail.wire.compiling import Unsupported
+from privtrail.wire.reader import Read, compile_reader
 from privtrail.wire.records import (
     alert_to_record,
     event_to_record,
@@ -36,7 +38,7 @@ from privtrail.wire.records import (
 )
 from privtrail.wire.registry import SchemaRegistry, SchemaVersion
 from privtrail.wire.trusted import record_to_event_trusted
-from privtrail.wire.writer import Unsupported, compile_writer
+from privtrail.wire.writer import compile_writer
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = 10
@@ -108,8 +110,27 @@ def _write(version: SchemaVersion, record: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
+_FAST_READ: dict[bytes, Read | None] = {}
+
+
+def _fast_reader(version: SchemaVersion) -> Read | None:
+    """The precompiled reader of ``version`` (None when it needs fastavro), compiled once."""
+    try:
+        return _FAST_READ[version.fingerprint]
+    except KeyError:
+        pass
+    try:
+        fast: Read | None = compile_reader(version.schema)
+    except Unsupported:
+        fast = None
+    _FAST_READ[version.fingerprint] = fast
+    return fast
+
+
 _fast_writer(EVENT_VERSION)  # compiled at import, like the schemas themselves
 _fast_writer(ALERT_VERSION)
+_fast_reader(EVENT_VERSION)
+_fast_reader(ALERT_VERSION)
 
 
 def read_record(
@@ -129,6 +150,18 @@ def read_record(
             f"bad magic {bytes(data[:2]).hex()}: not Avro single-object encoding (want c301)"
         )
     writer = registry.resolve(bytes(data[2:HEADER_SIZE]), name)
+    if writer.fingerprint == reader.fingerprint:
+        # The precompiled reader (privtrail.wire.reader) reads well-formed bodies of the
+        # current schema; anything it does not read, fastavro reads or refuses below.
+        fast = _fast_reader(writer)
+        if fast is not None:
+            try:
+                record, end = fast(data, HEADER_SIZE)
+            except Exception:  # noqa: S110 - fastavro is the authority on what is wrong
+                pass
+            else:
+                if end == len(data) and isinstance(record, dict):
+                    return record
     buf = BytesIO(data)
     buf.seek(HEADER_SIZE)
     try:

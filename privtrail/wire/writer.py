@@ -20,16 +20,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from privtrail.wire.compiling import SchemaCompiler, Unsupported
+
 Out = list[bytes]
 Write = Callable[[Any, Out], None]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NULL_BRANCH = b"\x00"
 _VALUE_BRANCH = b"\x02"  # zig-zag varint of union index 1
-
-
-class Unsupported(Exception):
-    """A schema or a value outside what the compiled writer handles: use fastavro."""
 
 
 def zigzag_varint(n: int) -> bytes:
@@ -102,76 +100,26 @@ _PRIMITIVES: dict[str, Write] = {
 _LOGICAL: dict[tuple[str, str], Write] = {("long", "timestamp-micros"): _write_timestamp_micros}
 
 
-class _Compiler:
-    """Compiles one schema; named types are compiled once and referenced by full name."""
+class _Compiler(SchemaCompiler[Write]):
+    """Builds the writer of each schema node (the walk is :class:`SchemaCompiler`'s)."""
 
-    def __init__(self) -> None:
-        self.named: dict[str, Write] = {}
+    primitives = _PRIMITIVES
+    logical = _LOGICAL
 
-    def full_name(self, name: str, namespace: str | None) -> str:
-        if "." in name or not namespace:
-            return name
-        return f"{namespace}.{name}"
+    def record(self, name: str, fields: tuple[tuple[str, Write], ...]) -> Write:
+        return _record_writer(name, fields)
 
-    def compile(self, schema: Any, namespace: str | None) -> Write:
-        if isinstance(schema, str):
-            if schema in _PRIMITIVES:
-                return _PRIMITIVES[schema]
-            name = self.full_name(schema, namespace)
-            if name not in self.named:
-                raise Unsupported(f"reference to undefined or recursive type {schema!r}")
-            return self.named[name]
-        if isinstance(schema, list):
-            return self.union(schema, namespace)
-        if not isinstance(schema, dict):
-            raise Unsupported(f"schema node {schema!r}")
-        kind = schema.get("type")
-        logical = schema.get("logicalType")
-        if logical is not None:
-            found = _LOGICAL.get((str(kind), str(logical)))
-            if found is None:
-                raise Unsupported(f"logical type {logical!r}")
-            return found
-        if kind == "record":
-            return self.record(schema, namespace)
-        if kind == "enum":
-            return self.enum(schema, namespace)
-        if kind == "array":
-            return self.array(schema, namespace)
-        if isinstance(kind, str) and kind in _PRIMITIVES and len(schema) == 1:
-            return _PRIMITIVES[kind]
-        raise Unsupported(f"schema type {kind!r}")
-
-    def register(self, schema: dict[str, Any], namespace: str | None) -> tuple[str, str | None]:
-        name = self.full_name(str(schema["name"]), schema.get("namespace", namespace))
-        if name in self.named:
-            raise Unsupported(f"type {name} defined twice")
-        return name, name.rpartition(".")[0] or None
-
-    def record(self, schema: dict[str, Any], namespace: str | None) -> Write:
-        name, inner = self.register(schema, namespace)
-        fields = tuple(
-            (str(f["name"]), self.compile(f["type"], inner)) for f in schema.get("fields", ())
-        )
-
-        write_record = _record_writer(name, fields)
-        self.named[name] = write_record
-        return write_record
-
-    def enum(self, schema: dict[str, Any], namespace: str | None) -> Write:
-        name, _ = self.register(schema, namespace)
-        index = {str(s): _count(i) for i, s in enumerate(schema["symbols"])}
+    def enum(self, symbols: tuple[str, ...]) -> Write:
+        index = {s: _count(i) for i, s in enumerate(symbols)}
 
         def write_enum(value: Any, out: Out) -> None:
             if value.__class__ is not str:
                 raise Unsupported("not a str")
             out.append(index[value])  # KeyError: not a symbol, fastavro raises its error
 
-        self.named[name] = write_enum
         return write_enum
 
-    def array(self, schema: dict[str, Any], namespace: str | None) -> Write:
-        item = self.compile(schema["items"], namespace)
+    def array(self, item: Write) -> Write:
         if item is _write_string:
             return _write_string_array
 
