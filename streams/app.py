@@ -181,6 +181,8 @@ class WorkerApp(faust.App):
         self.delivery = DeliveryGuard(on_failure=self._crash_uncommitted)
         self.sensors = GuardedSensorDelegate(self, self.delivery)
         self._crashing: asyncio.Future[None] | None = None
+        # How long a fetch may wait at the broker (privtrail.streams.consumer.ShortPollThread)
+        self.fetch_max_wait: float | None = None
         # Run before every offset commit, ahead of Faust's producer flush
         # (privtrail.streams.consumer.FastDrainConsumer._handle_attached).
         self.before_commit_hooks: list[Callable[[], Awaitable[Any]]] = []
@@ -247,6 +249,7 @@ def faust_app(settings: WorkerSettings) -> WorkerApp:
         # to the stream iterator and event reuse across channels; no measurable change
         # here (docs/streams.md, Performance), and it is marked as not run in production.
     )
+    app.fetch_max_wait = settings.fetch_max_wait  # read by the consumer it creates
     consumer.install(app)  # hands records to the streams without four tasks per record
     return app
 

@@ -37,6 +37,19 @@ handed over while the offsets move, the batch in progress is abandoned, and fetc
 goes on from the committed offsets when Faust resumes the flow, which every caller of
 the seek does right after it (in ``getmany`` the flow is already stopped).
 
+The fetch wait: Faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500``, how
+long the broker may hold a fetch that found no new data. One consumer sends one fetch
+at a time per broker, for every assigned partition that has no fetched records waiting.
+Under a backlog the events partitions always have records waiting (the agents have not
+taken them yet), so after aiokafka's 100 ms prefetch backoff the fetch goes out for the
+other partitions only (changelogs, alerts, ticks, the repartition topics), which are
+quiet: the broker holds it for the full 1.5 s, and when the agents then take the waiting
+records, the next fetch of the events partitions waits behind it. The worker stood idle
+for 0.5-1 s, several times a minute, with a backlog on the broker
+(``benchmarks/bench_streams.py``; docs/streams.md, Performance). :class:`ShortPollThread`
+creates the consumer with ``WorkerSettings.fetch_max_wait`` instead (0.1 s): a quiet
+worker sends ten empty fetches a second, and a busy one never waits long for its data.
+
 The commit gate: every offset commit of the consumer (periodic, at a rebalance, on the
 way out, after an agent error) ends in ``_commit``, after Faust has flushed the
 producer. :meth:`FastDrainConsumer._commit` first asks the app's delivery guard
@@ -50,7 +63,7 @@ import types
 from collections.abc import Generator
 from typing import Any
 
-from faust.transport.drivers.aiokafka import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from mode.services import WaitResults
 
 from privtrail.streams.delivery import DeliveryGuard
@@ -86,6 +99,9 @@ class FastDrainConsumer(FastWaitFirst, Consumer):
     """The aiokafka consumer of Faust with the in-place hand-over, the commit gate and
     no hand-over while the offsets are sought back (see the module docstring)."""
 
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ShortPollThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _handle_attached(self, commit_offsets: Any) -> None:
         # Faust's step before every commit that has offsets to commit, after those
         # offsets were chosen: the app's write-behind tables send their changelog
@@ -109,6 +125,20 @@ class FastDrainConsumer(FastWaitFirst, Consumer):
             return False  # Faust then neither commits nor tells the tables it did
         committed: bool = await super()._commit(offsets)
         return committed
+
+
+class ShortPollThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, whose aiokafka consumer waits at most the app's
+    ``fetch_max_wait`` seconds for a fetch (see the module docstring, "The fetch wait")."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait: float | None = getattr(self.app, "fetch_max_wait", None)
+        if wait is not None:
+            # Faust passes a fixed 1500 to the constructor; aiokafka keeps it here and
+            # hands it to its fetcher at start, which has not happened yet.
+            consumer._fetch_max_wait_ms = max(1, round(wait * 1000))
+        return consumer
 
 
 def _close(coros: tuple[Any, ...]) -> None:

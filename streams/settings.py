@@ -33,6 +33,7 @@ ENV: dict[str, str] = {
     "deadline_lateness": "PRIVTRAIL_WORKER_DEADLINE_LATENESS",
     "policy_path": "PRIVTRAIL_POLICY",
     "log_level": "PRIVTRAIL_WORKER_LOG_LEVEL",
+    "fetch_max_wait": "PRIVTRAIL_WORKER_FETCH_MAX_WAIT",
 }
 
 
@@ -74,6 +75,9 @@ class WorkerSettings:
     deadline_lateness: float = 60.0
     commit_interval: float = 1.0
     session_timeout: float = 10.0  # short: a killed worker's partitions move on quickly
+    # Seconds the broker may hold a fetch that finds no new data (Faust's own is 1.5 s,
+    # which stalls a backlogged worker: privtrail.streams.consumer, "The fetch wait").
+    fetch_max_wait: float = 0.1
     policy_path: Path | None = None
     log_level: str = "info"
 
@@ -86,6 +90,10 @@ class WorkerSettings:
             raise StreamsError(f"partitions must be at least 1, not {self.partitions}")
         if self.deadline_interval <= 0:
             raise StreamsError("deadline_interval must be positive")
+        if not 0 < self.fetch_max_wait <= 30:
+            raise StreamsError(
+                f"fetch_max_wait must be above 0 and at most 30 seconds, not {self.fetch_max_wait}"
+            )
         if self.deadline_lateness < 0:
             raise StreamsError("deadline_lateness must not be negative")
         if self.webhook_attempts < 1:
@@ -159,7 +167,7 @@ def _convert(name: str, var: str, raw: str) -> Any:
     try:
         if name in ("partitions", "web_port"):
             return int(raw)
-        if name in ("clock_offset", "deadline_interval", "deadline_lateness"):
+        if name in ("clock_offset", "deadline_interval", "deadline_lateness", "fetch_max_wait"):
             return float(raw)
     except ValueError as exc:
         raise StreamsError(f"{var}={raw!r} is not a number") from exc

@@ -371,3 +371,30 @@ def test_the_worker_app_buffers_streams_in_low_water_queues(tmp_path: Path) -> N
         assert isinstance(topo.valid.clone(is_iterator=True).queue, LowWaterQueue)
 
     run(main())
+
+
+@pytest.mark.parametrize("wait,expected_ms", [(None, 100), (0.25, 250), (2.0, 2000)])
+def test_the_worker_consumer_waits_for_fetches_as_configured(
+    tmp_path: Path, wait: float | None, expected_ms: int
+) -> None:
+    # Faust hard-codes fetch_max_wait_ms=1500, which stalled a backlogged worker
+    # (privtrail.streams.consumer, "The fetch wait"); the worker's setting replaces it.
+    from privtrail.streams.app import build_app
+    from privtrail.streams.consumer import ShortPollThread
+    from privtrail.streams.settings import WorkerSettings
+
+    settings = WorkerSettings(bootstrap="127.0.0.1:1", data_dir=tmp_path, app_id="w3")
+    if wait is not None:
+        settings = settings.with_overrides(fetch_max_wait=wait)
+    topo = build_app(settings)
+
+    async def create() -> Any:
+        thread = topo.app.consumer._thread
+        assert isinstance(thread, ShortPollThread)
+        created = thread._create_worker_consumer(topo.app.transport)
+        await created.stop()  # never started: nothing to close but the client object
+        return created
+
+    created = run(create())
+    assert created._fetch_max_wait_ms == expected_ms
+    assert created._group_id == "w3"  # the rest is Faust's own configuration

@@ -24,9 +24,10 @@ def test_defaults_and_environment() -> None:
             "PRIVTRAIL_WORKER_CLOCK_OFFSET": "-30.5",
             "PRIVTRAIL_WORKER_DATA_DIR": "/tmp/x",
             "PRIVTRAIL_TOPIC_ALERTS": "a.alerts",
+            "PRIVTRAIL_WORKER_FETCH_MAX_WAIT": "0.05",
         }
     )
-    assert s.partitions == 6 and s.clock_offset == -30.5
+    assert s.partitions == 6 and s.clock_offset == -30.5 and s.fetch_max_wait == 0.05
     assert s.webhooks == ("http://127.0.0.1:2/a", "https://h/b")
     assert s.webhook_secret is not None
     assert "s3cret" not in repr(s)  # a SecretStr never shows in logs
@@ -57,6 +58,9 @@ def test_fallback_bootstrap_only_when_nothing_else() -> None:
         ({"PRIVTRAIL_WORKER_WEBHOOKS": "ftp://h/x"}, "not an http"),
         ({"PRIVTRAIL_WORKER_WEBHOOKS": "http://h/x"}, "shared secret"),
         ({"PRIVTRAIL_WORKER_DEADLINE_LATENESS": "-1"}, "negative"),
+        ({"PRIVTRAIL_WORKER_FETCH_MAX_WAIT": "0"}, "fetch_max_wait must be above 0"),
+        ({"PRIVTRAIL_WORKER_FETCH_MAX_WAIT": "45"}, "at most 30 seconds"),
+        ({"PRIVTRAIL_WORKER_FETCH_MAX_WAIT": "soon"}, "not a number"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(env: dict[str, str], match: str) -> None:
