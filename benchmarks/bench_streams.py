@@ -148,10 +148,15 @@ def start_process(
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``).
 
-    Wall-clock rates on a shared 2-core machine are noisy; CPU per event is not.
+    Wall-clock rates on a shared 2-core machine are noisy; CPU per event is not. The
+    process must still run: a figure from a dead one would be wrong, not missing.
     """
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    from privtrail.bench.measure import cpu_seconds as read_cpu
+
+    value = read_cpu(pid)
+    if value is None:
+        raise RuntimeError(f"process {pid} exited before its CPU time was read")
+    return value
 
 
 def start_profile(pid: int, out: Path) -> subprocess.Popen[bytes] | None:

@@ -34,13 +34,14 @@ from privtrail.streams import actors, consumer, deadlines, enforce, notify, vali
 from privtrail.streams.actors import ActorStep
 from privtrail.streams.codecs import EventDecoder
 from privtrail.streams.deadlines import Clock, index_value
-from privtrail.streams.delivery import DeliveryGuard, GuardedSensorDelegate, UndeliveredOutput
+from privtrail.streams.delivery import DeliveryGuard, UndeliveredOutput
 from privtrail.streams.enforce import SubjectStep
 from privtrail.streams.ledger import Ledger
 from privtrail.streams.notify import WebhookNotifier
 from privtrail.streams.partitioner import CachedPartitioner
 from privtrail.streams.queues import LowWaterQueue
 from privtrail.streams.schema import RawSchema
+from privtrail.streams.sensors import LeanSensorDelegate
 from privtrail.streams.settings import WorkerSettings
 from privtrail.streams.tables import LedgerTable, RawTable
 
@@ -179,7 +180,8 @@ class WorkerApp(faust.App):
         kwargs.setdefault("producer_partitioner", CachedPartitioner(self.key_hashes))
         super().__init__(*args, **kwargs)
         self.delivery = DeliveryGuard(on_failure=self._crash_uncommitted)
-        self.sensors = GuardedSensorDelegate(self, self.delivery)
+        # the delivery guard's hook, and no monitor bookkeeping per record
+        self.sensors = LeanSensorDelegate(self, self.delivery)
         self._crashing: asyncio.Future[None] | None = None
         # How long a fetch may wait at the broker (privtrail.streams.consumer.ShortPollThread)
         self.fetch_max_wait: float | None = None
