@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from io import BytesIO
 from struct import error as StructError
-from typing import Any
+from typing import Any, TypeVar
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -72,21 +72,37 @@ def frame(fingerprint: bytes, body: bytes) -> bytes:
     return MAGIC + fingerprint + body
 
 
+F = TypeVar("F")
+
+
+def _compiled_once(
+    cache: dict[bytes, F | None], compile_schema: Callable[[Any], F], version: SchemaVersion
+) -> F | None:
+    """``compile_schema(version.schema)``, once per version (None: it needs fastavro)."""
+    try:
+        return cache[version.fingerprint]
+    except KeyError:
+        pass
+    try:
+        fast: F | None = compile_schema(version.schema)
+    except Unsupported:
+        fast = None
+    cache[version.fingerprint] = fast
+    return fast
+
+
 _FAST: dict[bytes, Callable[[Any, list[bytes]], None] | None] = {}
+_FAST_READ: dict[bytes, Read | None] = {}
 
 
 def _fast_writer(version: SchemaVersion) -> Callable[[Any, list[bytes]], None] | None:
     """The precompiled writer of ``version`` (None when it needs fastavro), compiled once."""
-    try:
-        return _FAST[version.fingerprint]
-    except KeyError:
-        pass
-    try:
-        fast: Callable[[Any, list[bytes]], None] | None = compile_writer(version.schema)
-    except Unsupported:
-        fast = None
-    _FAST[version.fingerprint] = fast
-    return fast
+    return _compiled_once(_FAST, compile_writer, version)
+
+
+def _fast_reader(version: SchemaVersion) -> Read | None:
+    """The precompiled reader of ``version`` (None when it needs fastavro), compiled once."""
+    return _compiled_once(_FAST_READ, compile_reader, version)
 
 
 def _write(version: SchemaVersion, record: dict[str, Any]) -> bytes:
@@ -108,23 +124,6 @@ def _write(version: SchemaVersion, record: dict[str, Any]) -> bytes:
         # Only reachable with a hand-made value of the wrong type (an int as a rule name).
         raise ContractError("", f"does not fit {version.label}: {exc}") from exc
     return out.getvalue()
-
-
-_FAST_READ: dict[bytes, Read | None] = {}
-
-
-def _fast_reader(version: SchemaVersion) -> Read | None:
-    """The precompiled reader of ``version`` (None when it needs fastavro), compiled once."""
-    try:
-        return _FAST_READ[version.fingerprint]
-    except KeyError:
-        pass
-    try:
-        fast: Read | None = compile_reader(version.schema)
-    except Unsupported:
-        fast = None
-    _FAST_READ[version.fingerprint] = fast
-    return fast
 
 
 _fast_writer(EVENT_VERSION)  # compiled at import, like the schemas themselves

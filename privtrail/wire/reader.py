@@ -116,13 +116,22 @@ _PRIMITIVES: dict[str, Read] = {
 _LOGICAL: dict[tuple[str, str], Read] = {("long", "timestamp-micros"): _read_timestamp_micros}
 
 
-def _read_optional_string(data: bytes, pos: int) -> tuple[str | None, int]:
-    b = data[pos]
-    if b == 0:
-        return None, pos + 1
-    if b != 2:
-        raise Unsupported("union index out of range")
-    return _read_string(data, pos + 1)
+def _optional(inner: Read) -> Read:
+    """The reader of ``["null", X]`` from X's: None or the plain value."""
+
+    def read_optional(data: bytes, pos: int) -> tuple[Any, int]:
+        b = data[pos]
+        if b == 0:
+            return None, pos + 1
+        if b != 2:
+            raise Unsupported("union index out of range")
+        return inner(data, pos + 1)
+
+    return read_optional
+
+
+# The commonest union; also the marker by which record readers inline it.
+_read_optional_string = _optional(_read_string)
 
 
 class _Compiler(SchemaCompiler[Read]):
@@ -172,18 +181,7 @@ class _Compiler(SchemaCompiler[Read]):
             # ["null", X]: None or the plain value (a single record too: the override,
             # whether inline or referenced by name)
             inner = self.compile(schema[1], namespace)
-            if inner is _read_string:
-                return _read_optional_string
-
-            def read_optional(data: bytes, pos: int) -> tuple[Any, int]:
-                b = data[pos]
-                if b == 0:
-                    return None, pos + 1
-                if b != 2:
-                    raise Unsupported("union index out of range")
-                return inner(data, pos + 1)
-
-            return read_optional
+            return _read_optional_string if inner is _read_string else _optional(inner)
         # Unions of two or more inline records, read as (full name, record): the payload.
         # (A branch referenced by name is not counted: fastavro's answer is its own.)
         if len(named) != len(schema) or len(named) < 2:
