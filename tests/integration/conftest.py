@@ -95,7 +95,14 @@ def kafka_admin(kafka_bootstrap: str) -> Iterator[Any]:
     """kafka-python ``KafkaAdminClient`` on the session broker."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="privtrail-tests")
+    # Some tests stop and restart the session broker. kafka-python's reconnect backoff
+    # grows to 30 s by default, and in that window every call fails at once with
+    # NodeNotReadyError: one CI run lost the next twelve tests that way. 1 s bounds it.
+    admin = KafkaAdminClient(
+        bootstrap_servers=kafka_bootstrap,
+        client_id="privtrail-tests",
+        reconnect_backoff_max_ms=1000,
+    )
     yield admin
     admin.close()
 
